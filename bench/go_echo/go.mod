@@ -1,0 +1,3 @@
+module libgreen/bench/go_echo
+
+go 1.19

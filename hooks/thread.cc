@@ -1,0 +1,117 @@
+// pthread_create and friends: every thread a green thread creates is a green
+// thread on the same hub. Off a green thread, and for ids that are not green
+// threads, libc does the work.
+#include "hooks/hook.h"
+#include "preload/config.h"
+
+using namespace green;
+
+namespace {
+
+// pthread_attr_getstacksize reports the process default when the program did
+// not set a size; only a size the program chose overrides GREEN_STACK_SIZE.
+size_t stack_size_from(const pthread_attr_t* attr) {
+  size_t size = config().stack_size;
+  if (!attr) return size;
+  size_t asked = 0, native_default = 0;
+  pthread_attr_t defaults;
+  if (pthread_attr_getstacksize(attr, &asked) != 0) return size;
+  if (pthread_getattr_default_np(&defaults) == 0) {
+    pthread_attr_getstacksize(&defaults, &native_default);
+    pthread_attr_destroy(&defaults);
+  }
+  return asked != native_default ? asked : size;
+}
+
+bool detached_from(const pthread_attr_t* attr) {
+  int state = PTHREAD_CREATE_JOINABLE;
+  if (attr) pthread_attr_getdetachstate(attr, &state);
+  return state == PTHREAD_CREATE_DETACHED;
+}
+
+Deadline deadline_on(clockid_t clock, const timespec* abstime) {
+  return deadline_after(timespec_ns(*abstime) - clock_ns(clock));
+}
+
+bool valid(const timespec* ts) { return ts->tv_nsec >= 0 && ts->tv_nsec < 1000000000; }
+
+// A green thread joining a thread that is not green (one that existed before
+// start-up, say): poll for its end without blocking the hub.
+int join_native(pthread_t thread, void** retval, Deadline deadline) {
+  for (;;) {
+    int r = REAL(pthread_tryjoin_np)(thread, retval);
+    if (r != EBUSY) return r;
+    if (monotonic_ns() >= deadline) return ETIMEDOUT;
+    sleep_until(std::min(deadline, deadline_after(1000000)), false);
+  }
+}
+
+int green_join(pthread_t thread, void** retval, Deadline deadline) {
+  if (GreenThread* t = find_thread(thread)) return join_thread(t, retval, deadline);
+  return join_native(thread, retval, deadline);
+}
+
+}  // namespace
+
+extern "C" int pthread_create(pthread_t* out, const pthread_attr_t* attr, void* (*start)(void*),
+                              void* arg) noexcept {
+  if (!hook_self()) return REAL(pthread_create)(out, attr, start, arg);
+  GreenThread* t =
+      spawn_thread([start, arg]() { return start(arg); }, stack_size_from(attr), detached_from(attr));
+  if (!t) return EAGAIN;  // no stack: as natively, not a crash
+  *out = t->id;
+  return 0;
+}
+
+extern "C" int pthread_join(pthread_t thread, void** retval) {
+  if (!hook_self()) return REAL(pthread_join)(thread, retval);
+  return green_join(thread, retval, kNoDeadline);
+}
+
+extern "C" int pthread_tryjoin_np(pthread_t thread, void** retval) noexcept {
+  if (!hook_self()) return REAL(pthread_tryjoin_np)(thread, retval);
+  GreenThread* t = find_thread(thread);
+  if (!t) return REAL(pthread_tryjoin_np)(thread, retval);
+  if (t->state != RunState::kFinished) return EBUSY;
+  return join_thread(t, retval, kNoDeadline);
+}
+
+extern "C" int pthread_timedjoin_np(pthread_t thread, void** retval, const timespec* abstime) {
+  if (!hook_self()) return REAL(pthread_timedjoin_np)(thread, retval, abstime);
+  if (abstime && !valid(abstime)) return EINVAL;
+  return green_join(thread, retval, abstime ? deadline_on(CLOCK_REALTIME, abstime) : kNoDeadline);
+}
+
+extern "C" int pthread_clockjoin_np(pthread_t thread, void** retval, clockid_t clock,
+                                    const timespec* abstime) {
+  if (!hook_self()) return REAL(pthread_clockjoin_np)(thread, retval, clock, abstime);
+  if (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC) return EINVAL;
+  if (abstime && !valid(abstime)) return EINVAL;
+  return green_join(thread, retval, abstime ? deadline_on(clock, abstime) : kNoDeadline);
+}
+
+extern "C" int pthread_detach(pthread_t thread) noexcept {
+  if (hook_self()) {
+    if (GreenThread* t = find_thread(thread)) return detach_thread(t);
+  }
+  return REAL(pthread_detach)(thread);
+}
+
+extern "C" void pthread_exit(void* retval) {
+  if (hook_self()) thread_exit(retval);
+  REAL(pthread_exit)(retval);
+  __builtin_unreachable();
+}
+
+extern "C" pthread_t pthread_self() noexcept {
+  if (GreenThread* self = hook_self()) return self->id;
+  return REAL(pthread_self)();
+}
+
+extern "C" int pthread_equal(pthread_t a, pthread_t b) noexcept { return a == b; }
+
+extern "C" int sched_yield() noexcept {
+  if (!hook_self()) return REAL(sched_yield)();
+  yield_thread();
+  return 0;
+}

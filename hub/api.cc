@@ -1,0 +1,92 @@
+// The native C++ API (include/green/green.h) over the hub.
+#include <green/green.h>
+
+#include <cerrno>
+#include <system_error>
+
+#include "hub/fd_table.h"
+#include "hub/hub.h"
+#include "hub/stack.h"
+
+namespace green {
+namespace {
+
+void ensure_green() {
+  if (!tls.current) adopt_current_thread();
+}
+
+Deadline deadline_for(std::chrono::nanoseconds timeout) {
+  return timeout.count() < 0 ? kNoDeadline : deadline_after(timeout.count());
+}
+
+bool wait_ready(int fd, int events, std::chrono::nanoseconds timeout) {
+  ensure_green();
+  FdEntry* e = fd_entry(fd);
+  if (!e) throw std::system_error(EBADF, std::generic_category(), "green::wait");
+  Deadline deadline = deadline_for(timeout);
+  for (;;) {
+    WakeReason why = wait_fd(e, events, deadline, false);
+    if (why == WakeReason::kReady) return true;
+    if (why == WakeReason::kTimeout) return false;
+    if (why == WakeReason::kClosed) throw std::system_error(EBADF, std::generic_category(), "green::wait");
+  }
+}
+
+}  // namespace
+
+Thread& Thread::operator=(Thread&& other) noexcept {
+  if (this != &other) {
+    if (t_) detach_thread(t_);
+    t_ = other.t_;
+    other.t_ = nullptr;
+  }
+  return *this;
+}
+
+Thread::~Thread() {
+  if (t_) detach_thread(t_);
+}
+
+void Thread::join() {
+  if (!t_) throw std::system_error(EINVAL, std::generic_category(), "green::Thread::join");
+  int err = join_thread(t_, nullptr, kNoDeadline);
+  if (err) throw std::system_error(err, std::generic_category(), "green::Thread::join");
+  t_ = nullptr;
+}
+
+Thread spawn(std::function<void()> fn, size_t stack_size) {
+  ensure_green();
+  GreenThread* t = spawn_thread(
+      [fn = std::move(fn)]() -> void* {
+        fn();
+        return nullptr;
+      },
+      stack_size ? stack_size : kDefaultStackSize, false);
+  if (!t) throw std::system_error(errno, std::generic_category(), "green::spawn");
+  return Thread(t);
+}
+
+void yield() {
+  ensure_green();
+  yield_thread();
+}
+
+void sleep_for(std::chrono::nanoseconds duration) {
+  ensure_green();
+  sleep_until(deadline_after(duration.count()), false);
+}
+
+bool wait_readable(int fd, std::chrono::nanoseconds timeout) {
+  return wait_ready(fd, kWantRead, timeout);
+}
+
+bool wait_writable(int fd, std::chrono::nanoseconds timeout) {
+  return wait_ready(fd, kWantWrite, timeout);
+}
+
+size_t live_threads() {
+  ensure_green();
+  return tls.hub->live;
+}
+
+}  // namespace green

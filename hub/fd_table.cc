@@ -1,0 +1,273 @@
+#include "hub/fd_table.h"
+
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+
+#include <cerrno>
+#include <vector>
+
+#include "hub/hub.h"
+#include "hub/runtime.h"
+
+namespace green {
+namespace {
+
+void on_poll(uv_poll_t* handle, int status, int events);
+
+std::vector<FdEntry*>& table() {
+  static auto* t = new std::vector<FdEntry*>();  // never destroyed: used until exit
+  return *t;
+}
+
+FdEntry* slot(int fd) {
+  auto& t = table();
+  if (size_t(fd) >= t.size()) t.resize(size_t(fd) + 64, nullptr);
+  FdEntry*& e = t[size_t(fd)];
+  if (!e) {
+    e = new FdEntry;
+    e->fd = fd;
+  }
+  return e;
+}
+
+int64_t sockopt_timeout_ns(int fd, int optname) {
+  timeval tv{};
+  socklen_t len = sizeof tv;
+  if (getsockopt(fd, SOL_SOCKET, optname, &tv, &len) != 0) return 0;
+  return int64_t(tv.tv_sec) * 1000000000 + int64_t(tv.tv_usec) * 1000;
+}
+
+void reset(FdEntry* e, FdKind kind, bool stream, bool nonblock) {
+  e->known = true;
+  e->kind = kind;
+  e->stream = stream;
+  e->nonblock = nonblock;
+  e->maybe_ready[kRead] = e->maybe_ready[kWrite] = true;
+  e->timeout_ns[kRead] = e->timeout_ns[kWrite] = 0;
+}
+
+// Looks at an fd the runtime has not seen created: inherited ones, ones from
+// before start-up, from calls that are not hooked.
+bool classify(FdEntry* e) {
+  RuntimeScope runtime;
+  int fd = e->fd;
+  struct stat st;
+  if (fstat(fd, &st) != 0) return false;
+  int flags = fcntl(fd, F_GETFL);
+  bool nonblock = flags >= 0 && (flags & O_NONBLOCK);
+  if (S_ISSOCK(st.st_mode)) {
+    int type = 0;
+    socklen_t len = sizeof type;
+    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len);
+    reset(e, FdKind::kSocket, type == SOCK_STREAM, nonblock);
+    e->timeout_ns[kRead] = sockopt_timeout_ns(fd, SO_RCVTIMEO);
+    e->timeout_ns[kWrite] = sockopt_timeout_ns(fd, SO_SNDTIMEO);
+  } else if (S_ISFIFO(st.st_mode)) {
+    reset(e, FdKind::kPipe, true, nonblock);
+  } else {
+    reset(e, FdKind::kOther, false, nonblock);
+  }
+  return true;
+}
+
+int uv_events(int want) {
+  return ((want & kWantRead) ? UV_READABLE : 0) | ((want & kWantWrite) ? UV_WRITABLE : 0) |
+         ((want & kWantPriority) ? UV_PRIORITIZED : 0);
+}
+
+int wanted_events(const FdEntry* e) {
+  return (e->wanted[0] ? kWantRead : 0) | (e->wanted[1] ? kWantWrite : 0) |
+         (e->wanted[2] ? kWantPriority : 0);
+}
+
+void link(FdWait* w) {
+  FdEntry* e = w->entry;
+  w->prev = nullptr;
+  w->next = e->waiters;
+  if (e->waiters) e->waiters->prev = w;
+  e->waiters = w;
+  w->linked = true;
+  for (int bit = 0; bit < 3; bit++)
+    if (w->events & (1 << bit)) e->wanted[bit]++;
+}
+
+void unlink(FdWait* w) {
+  if (!w->linked) return;
+  FdEntry* e = w->entry;
+  if (w->prev)
+    w->prev->next = w->next;
+  else
+    e->waiters = w->next;
+  if (w->next) w->next->prev = w->prev;
+  w->linked = false;
+  for (int bit = 0; bit < 3; bit++)
+    if (w->events & (1 << bit)) e->wanted[bit]--;
+}
+
+void set_poll_events(FdEntry* e, int events) {
+  if (events == e->poll_events) return;
+  e->poll_events = events;
+  if (events == 0) {
+    uv_poll_stop(e->poll);
+    return;
+  }
+  uv_poll_start(e->poll, events, on_poll);
+}
+
+// uv_poll_init switches the fd to O_NONBLOCK; the program must not see that.
+bool ensure_poll(FdEntry* e) {
+  if (e->poll) return true;
+  auto* handle = new uv_poll_t;
+  if (uv_poll_init(&tls.hub->loop, handle, e->fd) != 0) {
+    delete handle;
+    return false;
+  }
+  if (!e->nonblock) {
+    int off = 0;
+    ioctl(e->fd, FIONBIO, &off);
+  }
+  handle->data = e;
+  e->poll = handle;
+  e->poll_events = 0;
+  return true;
+}
+
+void close_poll(FdEntry* e) {
+  if (!e->poll) return;
+  uv_poll_stop(e->poll);
+  uv_close(reinterpret_cast<uv_handle_t*>(e->poll),
+           [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+  e->poll = nullptr;
+  e->poll_events = 0;
+}
+
+void wake_all(FdEntry* e, WakeReason why) {
+  while (FdWait* w = e->waiters) {
+    unlink(w);
+    unpark(w->thread, why);
+  }
+}
+
+void forget(FdEntry* e) {
+  if (!e->known && !e->waiters && !e->poll) return;
+  wake_all(e, WakeReason::kClosed);
+  close_poll(e);
+  e->known = false;
+  e->generation++;
+}
+
+void on_poll(uv_poll_t* handle, int status, int events) {
+  auto* e = static_cast<FdEntry*>(handle->data);
+  if (status < 0) {
+    // libuv stopped the handle (e.g. the fd went bad): every waiter retries
+    // its call, which reports the error.
+    e->poll_events = 0;
+    uv_poll_stop(handle);
+    wake_all(e, WakeReason::kReady);
+    return;
+  }
+  int fired = ((events & UV_READABLE) ? kWantRead : 0) | ((events & UV_WRITABLE) ? kWantWrite : 0) |
+              ((events & UV_PRIORITIZED) ? kWantPriority : 0);
+  if (fired & (kWantRead | kWantPriority)) e->maybe_ready[kRead] = true;
+  if (fired & kWantWrite) e->maybe_ready[kWrite] = true;
+  int waited = wanted_events(e);
+  for (FdWait* w = e->waiters; w;) {
+    FdWait* next = w->next;
+    if (w->events & fired) {
+      unlink(w);
+      unpark(w->thread, WakeReason::kReady);
+    }
+    w = next;
+  }
+  // Interest stays registered after a wake-up (the thread will most likely
+  // wait again); it is dropped when readiness arrives that nobody waits for.
+  int unwanted = fired & ~waited;
+  if (unwanted) set_poll_events(e, e->poll_events & ~uv_events(unwanted));
+}
+
+}  // namespace
+
+FdEntry* fd_entry(int fd) {
+  if (fd < 0) return nullptr;
+  FdEntry* e = slot(fd);
+  if (!e->known && !classify(e)) return nullptr;
+  return e;
+}
+
+FdEntry* fd_created(int fd, FdKind kind, bool stream, bool nonblock) {
+  FdEntry* e = slot(fd);
+  {
+    RuntimeScope runtime;
+    forget(e);
+  }
+  reset(e, kind, stream, nonblock);
+  return e;
+}
+
+void fd_duplicated(int from, int to) {
+  if (from == to) return;
+  FdEntry* src = fd_entry(from);
+  if (!src) {
+    fd_closing(to);
+    return;
+  }
+  FdEntry* e = fd_created(to, src->kind, src->stream, src->nonblock);
+  e->timeout_ns[kRead] = src->timeout_ns[kRead];
+  e->timeout_ns[kWrite] = src->timeout_ns[kWrite];
+}
+
+void fd_closing(int fd) {
+  if (fd < 0 || size_t(fd) >= table().size() || !table()[size_t(fd)]) return;
+  RuntimeScope runtime;
+  forget(table()[size_t(fd)]);
+}
+
+void fd_set_nonblock(int fd, bool nonblock) {
+  if (FdEntry* e = fd_entry(fd)) e->nonblock = nonblock;
+}
+
+void fd_set_timeout(int fd, Direction dir, int64_t ns) {
+  if (FdEntry* e = fd_entry(fd)) e->timeout_ns[dir] = ns;
+}
+
+FdEntry* fd_reclassify(int fd) {
+  fd_closing(fd);
+  return fd_entry(fd);
+}
+
+WakeReason wait_fds(FdWait* waits, int count, Deadline deadline, bool interruptible) {
+  GreenThread* self = tls.current;
+  {
+    RuntimeScope runtime;
+    for (int i = 0; i < count; i++) {
+      FdWait* w = &waits[i];
+      w->thread = self;
+      if (w->events == 0) continue;
+      if (!ensure_poll(w->entry)) {
+        // Not pollable (a regular file, say): look again soon rather than
+        // park forever or spin.
+        Deadline soon = deadline_after(1000000);
+        if (soon < deadline) deadline = soon;
+        continue;
+      }
+      link(w);
+      FdEntry* e = w->entry;
+      set_poll_events(e, e->poll_events | uv_events(w->events));
+    }
+  }
+  WakeReason why = park(deadline, interruptible);
+  for (int i = 0; i < count; i++) unlink(&waits[i]);
+  return why;
+}
+
+WakeReason wait_fd(FdEntry* e, int events, Deadline deadline, bool interruptible) {
+  FdWait w;
+  w.entry = e;
+  w.events = events;
+  return wait_fds(&w, 1, deadline, interruptible);
+}
+
+}  // namespace green

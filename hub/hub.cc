@@ -1,0 +1,293 @@
+#include "hub/hub.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <new>
+
+#include "hub/signal.h"
+#include "hub/stack.h"
+
+namespace green {
+
+constinit thread_local ThreadState tls;
+bool g_adopt_main_thread = false;
+
+namespace {
+
+constexpr size_t kHubStackSize = 256 * 1024;
+
+void enqueue(Hub* h, GreenThread* t) {
+  t->next_ready = nullptr;
+  if (h->ready_tail)
+    h->ready_tail->next_ready = t;
+  else
+    h->ready_head = t;
+  h->ready_tail = t;
+  h->ready_count++;
+}
+
+GreenThread* dequeue(Hub* h) {
+  GreenThread* t = h->ready_head;
+  if (!t) return nullptr;
+  h->ready_head = t->next_ready;
+  if (!h->ready_head) h->ready_tail = nullptr;
+  h->ready_count--;
+  return t;
+}
+
+// Leaves the current green thread and runs the hub fiber. errno and the
+// runtime depth belong to the green thread, so they travel with it.
+void switch_to_hub(GreenThread* self) {
+  Hub* h = self->hub;
+  int saved_errno = errno;
+  int saved_depth = tls.in_runtime;
+  tls.current = nullptr;
+  tls.in_runtime = 1;
+  h->hub_ctx = std::move(h->hub_ctx).resume();
+  tls.in_runtime = saved_depth;
+  errno = saved_errno;
+}
+
+void free_thread(Hub* h, GreenThread* t) {
+  h->threads.erase(t->id);
+  if (t->timer) {
+    uv_close(reinterpret_cast<uv_handle_t*>(t->timer),
+             [](uv_handle_t* handle) { delete reinterpret_cast<uv_timer_t*>(handle); });
+    t->timer = nullptr;
+  }
+  // The adopted thread's context is the OS thread's own stack: destroying it
+  // would unwind main(). It is never freed.
+  if (!t->adopted) delete t;
+}
+
+// Runs on the hub fiber once a green thread has finished.
+void reap(Hub* h, GreenThread* t) {
+  if (t->timer) uv_timer_stop(t->timer);
+  if (t->joiner) unpark(t->joiner, WakeReason::kExplicit);
+  if (t->detached) free_thread(h, t);
+  // As natively: once the last thread is gone, the process exits with 0
+  // (only reachable after pthread_exit in main).
+  if (--h->live == 0) exit(0);
+}
+
+void run_thread(Hub* h, GreenThread* t) {
+  tls.current = t;
+  t->state = RunState::kRunning;
+  t->ctx = std::move(t->ctx).resume();
+  tls.current = nullptr;
+  tls.in_runtime = 1;
+  if (t->state == RunState::kFinished) reap(h, t);
+}
+
+boost::context::fiber hub_main(Hub* h, boost::context::fiber&& adopted) {
+  tls.in_runtime = 1;
+  h->adopted->ctx = std::move(adopted);
+  for (;;) {
+    // Run what is ready now; threads readied meanwhile wait for the next
+    // round, after the loop has polled, so I/O is never starved.
+    for (size_t n = h->ready_count; n > 0; --n) run_thread(h, dequeue(h));
+    uv_run(&h->loop, h->ready_head ? UV_RUN_NOWAIT : UV_RUN_ONCE);
+  }
+}
+
+void on_timer(uv_timer_t* timer) {
+  auto* t = static_cast<GreenThread*>(timer->data);
+  if (t->state != RunState::kParked) return;
+  // libuv's clock is coarse: never wake before the deadline.
+  int64_t left = t->deadline - monotonic_ns();
+  if (left > 0) {
+    uv_timer_start(timer, on_timer, uint64_t((left + 999999) / 1000000), 0);
+    return;
+  }
+  unpark(t, WakeReason::kTimeout);
+}
+
+void start_timer(GreenThread* t, Deadline deadline) {
+  Hub* h = t->hub;
+  if (!t->timer) {
+    t->timer = new uv_timer_t;
+    uv_timer_init(&h->loop, t->timer);
+    t->timer->data = t;
+  }
+  t->deadline = deadline;
+  uv_update_time(&h->loop);
+  int64_t left = deadline - monotonic_ns();
+  uint64_t ms = left <= 0 ? 0 : uint64_t((left + 999999) / 1000000);
+  uv_timer_start(t->timer, on_timer, ms, 0);
+}
+
+void on_async(uv_async_t* async) {
+  auto* h = static_cast<Hub*>(async->data);
+  deliver_signals(h);
+}
+
+}  // namespace
+
+Hub* current_hub() { return tls.hub; }
+
+GreenThread* adopt_current_thread() {
+  RuntimeScope runtime;
+  auto* h = new Hub;
+  uv_loop_init(&h->loop);
+  uv_async_init(&h->loop, &h->async, on_async);
+  h->async.data = h;
+  auto* t = new GreenThread;
+  t->hub = h;
+  t->id = pthread_self();
+  t->adopted = true;
+  t->state = RunState::kRunning;
+  h->adopted = t;
+  h->live = 1;
+  h->threads[t->id] = t;
+  h->hub_ctx = boost::context::fiber(
+      std::allocator_arg, StackAllocator{kHubStackSize},
+      [h](boost::context::fiber&& from) { return hub_main(h, std::move(from)); });
+  tls.hub = h;
+  tls.mode = ThreadMode::kHubThread;
+  tls.current = t;
+  signal_attach_hub(h);
+  return t;
+}
+
+GreenThread* adopt_slow() {
+  if (!g_adopt_main_thread) return nullptr;  // start-up not complete: decide later
+  if (gettid() != getpid()) {
+    tls.mode = ThreadMode::kNative;
+    return nullptr;
+  }
+  return adopt_current_thread();
+}
+
+GreenThread* spawn_thread(std::function<void*()> body, size_t stack_size, bool detached) {
+  RuntimeScope runtime;
+  Hub* h = tls.hub;
+  auto* t = new (std::nothrow) GreenThread;
+  if (!t) {
+    errno = EAGAIN;
+    return nullptr;
+  }
+  t->hub = h;
+  t->body = std::move(body);
+  t->detached = detached;
+  try {
+    t->ctx = boost::context::fiber(
+        std::allocator_arg, StackAllocator{stack_size_for(stack_size)},
+        [t](boost::context::fiber&& hub) {
+          t->hub->hub_ctx = std::move(hub);
+          tls.in_runtime = 0;
+          try {
+            t->retval = t->body();
+          } catch (const ThreadExit& e) {
+            t->retval = e.retval;
+          }
+          t->body = nullptr;
+          tls.in_runtime = 1;
+          t->state = RunState::kFinished;
+          return std::move(t->hub->hub_ctx);
+        });
+  } catch (const std::bad_alloc&) {
+    delete t;
+    errno = EAGAIN;
+    return nullptr;
+  }
+  t->id = reinterpret_cast<pthread_t>(t);
+  h->threads[t->id] = t;
+  h->live++;
+  enqueue(h, t);
+  return t;
+}
+
+WakeReason park(Deadline deadline, bool interruptible) {
+  GreenThread* self = tls.current;
+  self->state = RunState::kParked;
+  self->wake = WakeReason::kNone;
+  self->interruptible = interruptible;
+  if (interruptible) self->park_signal_seq = signal_seq();
+  bool timed = deadline != kNoDeadline;
+  if (timed) {
+    RuntimeScope runtime;
+    start_timer(self, deadline);
+  }
+  switch_to_hub(self);
+  if (timed && self->wake != WakeReason::kTimeout) {
+    RuntimeScope runtime;
+    uv_timer_stop(self->timer);
+  }
+  return self->wake;
+}
+
+void unpark(GreenThread* t, WakeReason why) {
+  if (t->state != RunState::kParked) return;
+  t->state = RunState::kReady;
+  t->wake = why;
+  enqueue(t->hub, t);
+  // libuv 1.44 runs timers before it polls in the same uv_run: without this
+  // a thread readied by a timer would wait for the next I/O event. A stopped
+  // loop polls with a zero timeout and returns.
+  uv_stop(&t->hub->loop);
+}
+
+void yield_thread() {
+  GreenThread* self = tls.current;
+  self->state = RunState::kReady;
+  enqueue(self->hub, self);
+  switch_to_hub(self);
+}
+
+WakeReason sleep_until(Deadline deadline, bool interruptible) {
+  for (;;) {
+    WakeReason why = park(deadline, interruptible);
+    if (why == WakeReason::kTimeout || why == WakeReason::kSignal) return why;
+    if (deadline != kNoDeadline && monotonic_ns() >= deadline) return WakeReason::kTimeout;
+  }
+}
+
+void thread_exit(void* retval) {
+  GreenThread* self = tls.current;
+  if (!self->adopted) throw ThreadExit{retval};
+  // The adopted thread's stack is the OS thread's own: it cannot unwind past
+  // main(), so it simply never runs again.
+  self->retval = retval;
+  self->state = RunState::kFinished;
+  switch_to_hub(self);
+  abort();  // unreachable: a finished thread is never resumed
+}
+
+GreenThread* find_thread(pthread_t id) {
+  Hub* h = tls.hub;
+  if (!h) return nullptr;
+  auto it = h->threads.find(id);
+  return it == h->threads.end() ? nullptr : it->second;
+}
+
+int join_thread(GreenThread* t, void** retval, Deadline deadline) {
+  GreenThread* self = tls.current;
+  if (t == self) return EDEADLK;
+  if (t->detached || (t->joiner && t->joiner != self)) return EINVAL;
+  while (t->state != RunState::kFinished) {
+    if (deadline != kNoDeadline && monotonic_ns() >= deadline) {
+      t->joiner = nullptr;
+      return ETIMEDOUT;
+    }
+    t->joiner = self;
+    park(deadline, false);
+  }
+  if (retval) *retval = t->retval;
+  RuntimeScope runtime;
+  free_thread(t->hub, t);
+  return 0;
+}
+
+int detach_thread(GreenThread* t) {
+  if (t->detached) return EINVAL;
+  t->detached = true;
+  if (t->state == RunState::kFinished) {
+    RuntimeScope runtime;
+    free_thread(t->hub, t);
+  }
+  return 0;
+}
+
+}  // namespace green

@@ -1,0 +1,52 @@
+// The hub: one libuv loop per OS thread, running on a fiber of its own, with
+// a FIFO ready queue of green threads. Its surface is small on purpose:
+// adopt, spawn, park, unpark, yield, exit, join.
+#pragma once
+#include <uv.h>
+
+#include <unordered_map>
+
+#include "hub/runtime.h"
+#include "hub/thread.h"
+
+namespace green {
+
+struct Hub {
+  uv_loop_t loop;
+  uv_async_t async;               // wakes the loop from signal handlers and other OS threads
+  boost::context::fiber hub_ctx;  // the hub's suspended context while a green thread runs
+  GreenThread* adopted = nullptr;
+  GreenThread* ready_head = nullptr;
+  GreenThread* ready_tail = nullptr;
+  size_t ready_count = 0;
+  size_t live = 0;  // green threads that have not finished
+  std::unordered_map<pthread_t, GreenThread*> threads;  // finished ones stay until joined
+};
+
+// Turns the calling OS thread into a green thread with a hub of its own.
+GreenThread* adopt_current_thread();
+Hub* current_hub();
+
+// Creates a green thread on the current hub, ready to run after the caller
+// next parks or yields. Returns null with errno EAGAIN when no stack can be had.
+GreenThread* spawn_thread(std::function<void*()> body, size_t stack_size, bool detached);
+
+// Parks the current green thread until unpark(), the deadline, or (when
+// interruptible) a handled signal. Returns why it woke.
+WakeReason park(Deadline deadline, bool interruptible);
+void unpark(GreenThread* t, WakeReason why);
+void yield_thread();
+
+// Parks until the deadline; returns kTimeout, or kSignal when interrupted.
+WakeReason sleep_until(Deadline deadline, bool interruptible = true);
+
+// Ends the current green thread. On the adopted thread the process then ends
+// with status 0 once every other green thread has finished, as after
+// pthread_exit() in main.
+[[noreturn]] void thread_exit(void* retval);
+
+GreenThread* find_thread(pthread_t id);  // null when id is not a green thread of this hub
+int join_thread(GreenThread* t, void** retval, Deadline deadline);  // 0, EDEADLK, EINVAL, ETIMEDOUT, EBUSY
+int detach_thread(GreenThread* t);
+
+}  // namespace green

@@ -1,0 +1,43 @@
+#include "hub/signal.h"
+
+#include <atomic>
+#include <cerrno>
+
+#include "hub/hub.h"
+
+namespace green {
+namespace {
+
+std::atomic<uint64_t> g_seq{0};             // handled signals so far
+std::atomic<uint64_t> g_no_restart_seq{0};  // the last one without SA_RESTART
+std::atomic<Hub*> g_signal_hub{nullptr};
+
+}  // namespace
+
+void signal_note(bool restart) {
+  uint64_t seq = g_seq.fetch_add(1, std::memory_order_acq_rel) + 1;
+  if (!restart) g_no_restart_seq.store(seq, std::memory_order_release);
+  Hub* h = g_signal_hub.load(std::memory_order_acquire);
+  if (!h) return;
+  int saved = errno;
+  uv_async_send(&h->async);  // async-signal-safe (libuv documents it)
+  errno = saved;
+}
+
+uint64_t signal_seq() { return g_seq.load(std::memory_order_acquire); }
+
+void signal_attach_hub(Hub* hub) {
+  Hub* none = nullptr;
+  g_signal_hub.compare_exchange_strong(none, hub, std::memory_order_acq_rel);
+}
+
+void deliver_signals(Hub* h) {
+  if (g_signal_hub.load(std::memory_order_acquire) != h) return;
+  GreenThread* t = h->adopted;
+  if (t->state != RunState::kParked || !t->interruptible) return;
+  if (signal_seq() <= t->park_signal_seq) return;  // the signal came before the call
+  t->signal_restart = g_no_restart_seq.load(std::memory_order_acquire) <= t->park_signal_seq;
+  unpark(t, WakeReason::kSignal);
+}
+
+}  // namespace green

@@ -1,0 +1,56 @@
+// A green thread: a Boost.Context fiber on its own mmap'd stack, plus what the
+// scheduler and pthread_join need to know about it.
+#pragma once
+#include <pthread.h>
+#include <uv.h>
+
+#include <boost/context/fiber.hpp>
+#include <functional>
+
+#include "hub/clock.h"
+
+namespace green {
+
+struct Hub;
+
+enum class RunState : uint8_t { kReady, kRunning, kParked, kFinished };
+
+// Why a parked green thread was woken.
+enum class WakeReason : uint8_t {
+  kNone,
+  kReady,     // the fd it waits on is ready (or may be: the caller retries)
+  kTimeout,   // its deadline passed
+  kClosed,    // another green thread closed the fd it waits on
+  kSignal,    // a handled signal interrupted the call
+  kExplicit,  // unpark() by the runtime (a joined thread finished, ...)
+};
+
+struct GreenThread {
+  boost::context::fiber ctx;  // its suspended context while it is not running
+  Hub* hub = nullptr;
+  pthread_t id = 0;  // what pthread_self() returns on it
+  std::function<void*()> body;
+  void* retval = nullptr;
+
+  RunState state = RunState::kReady;
+  WakeReason wake = WakeReason::kNone;
+  bool interruptible = false;   // parked in a call that a signal interrupts
+  bool signal_restart = false;  // with kSignal: every handler that ran asked for SA_RESTART
+  bool detached = false;
+  bool adopted = false;  // the OS thread's own stack (the program's main thread)
+  uint64_t park_signal_seq = 0;
+
+  GreenThread* next_ready = nullptr;
+  GreenThread* joiner = nullptr;  // parked in pthread_join on this thread
+  uv_timer_t* timer = nullptr;    // made on the first timed park
+  Deadline deadline = kNoDeadline;
+};
+
+// Thrown by thread_exit() on a green thread's own stack and caught where the
+// thread began: the stack unwinds (running C++ destructors) as glibc's
+// pthread_exit does with its forced unwind.
+struct ThreadExit {
+  void* retval;
+};
+
+}  // namespace green

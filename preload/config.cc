@@ -1,0 +1,60 @@
+#include "preload/config.h"
+
+#include <cerrno>
+#include <cstdlib>
+
+namespace green {
+namespace {
+
+constexpr size_t kMinStack = 16 * 1024;
+constexpr size_t kMaxStack = size_t(1) << 30;
+
+Config g_config{256 * 1024};
+
+}  // namespace
+
+const ConfigVar kConfigVars[] = {
+    {"GREEN_STACK_SIZE",
+     "a stack size in bytes from 16K to 1G, with an optional K, M or G suffix (e.g. 256K)", "256K"},
+};
+const size_t kConfigVarCount = sizeof kConfigVars / sizeof kConfigVars[0];
+
+bool parse_size(const char* text, size_t* out) {
+  if (!text || *text < '0' || *text > '9') return false;
+  errno = 0;
+  char* end = nullptr;
+  unsigned long long value = strtoull(text, &end, 10);
+  if (errno != 0) return false;
+  unsigned shift = 0;
+  switch (*end) {
+    case 'k': case 'K': shift = 10; end++; break;
+    case 'm': case 'M': shift = 20; end++; break;
+    case 'g': case 'G': shift = 30; end++; break;
+    default: break;
+  }
+  if (*end != '\0') return false;
+  if (value > (~0ULL >> shift)) return false;
+  *out = size_t(value << shift);
+  return true;
+}
+
+bool load_config(const char* (*getenv_fn)(const char*), Config* out, std::string* error) {
+  Config c = g_config;
+  const ConfigVar& stack = kConfigVars[0];
+  if (const char* text = getenv_fn(stack.name)) {
+    size_t size = 0;
+    if (!parse_size(text, &size) || size < kMinStack || size > kMaxStack) {
+      *error = std::string("libgreen: ") + stack.name + "='" + text + "' is not valid: expected " +
+               stack.accepts;
+      return false;
+    }
+    c.stack_size = size;
+  }
+  *out = c;
+  return true;
+}
+
+const Config& config() { return g_config; }
+void set_config(const Config& c) { g_config = c; }
+
+}  // namespace green

@@ -1,0 +1,35 @@
+// GREEN_* environment variables: parsed once at start-up. A malformed value
+// stops the program with one line naming the variable and what it accepts
+// (exit status 2), never a silent default.
+#pragma once
+#include <cstddef>
+#include <string>
+
+namespace green {
+
+struct Config {
+  size_t stack_size;  // GREEN_STACK_SIZE
+};
+
+struct ConfigVar {
+  const char* name;
+  const char* accepts;  // what the error line and the README say it takes
+  const char* default_value;
+};
+
+// The variables libgreen reads, for the error lines and the README.
+extern const ConfigVar kConfigVars[];
+extern const size_t kConfigVarCount;
+
+// Parses a size like "262144", "256K", "1M", "1G" (K/M/G are powers of 1024).
+// Returns false when the text is not such a size.
+bool parse_size(const char* text, size_t* out);
+
+// Reads every GREEN_* variable through getenv_fn. On a bad value returns
+// false and sets *error to the one line to print (without a newline).
+bool load_config(const char* (*getenv_fn)(const char*), Config* out, std::string* error);
+
+const Config& config();  // the configuration loaded at start-up
+void set_config(const Config& c);
+
+}  // namespace green

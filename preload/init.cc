@@ -1,0 +1,27 @@
+// The preload's entry point: resolve the real functions, read the GREEN_*
+// configuration, then let hooks turn the main thread green on its first call.
+#include <cstdlib>
+#include <string>
+
+#include "hub/runtime.h"
+#include "preload/config.h"
+#include "preload/real.h"
+
+namespace {
+
+const char* get_env(const char* name) { return getenv(name); }
+
+__attribute__((constructor(101))) void green_init() {
+  green::real::resolve_all();
+  green::Config config;
+  std::string error;
+  if (!green::load_config(get_env, &config, &error)) {
+    error += '\n';
+    REAL(write)(STDERR_FILENO, error.data(), error.size());
+    _exit(2);
+  }
+  green::set_config(config);
+  green::g_adopt_main_thread = true;
+}
+
+}  // namespace

@@ -1,0 +1,39 @@
+// The real libc functions behind every hook, found with dlsym(RTLD_NEXT).
+// REAL(name) resolves the table on first use, so a hook called before the
+// preload's constructor (from another library's constructor, say) still
+// reaches libc.
+#pragma once
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+// The _FORTIFY_SOURCE entry points (glibc declares them only when fortifying).
+extern "C" {
+ssize_t __read_chk(int fd, void* buf, size_t nbytes, size_t buflen);
+ssize_t __recv_chk(int fd, void* buf, size_t n, size_t buflen, int flags);
+ssize_t __recvfrom_chk(int fd, void* buf, size_t n, size_t buflen, int flags, sockaddr* addr,
+                       socklen_t* addr_len);
+int __poll_chk(pollfd* fds, nfds_t nfds, int timeout, size_t fdslen);
+}
+
+namespace green::real {
+
+#define GREEN_HOOK(family, name, doc) extern decltype(&::name) name;
+#include "preload/symbols.def"
+#undef GREEN_HOOK
+
+void resolve_all();
+
+}  // namespace green::real
+
+#define REAL(name) \
+  (__builtin_expect(green::real::name != nullptr, 1) ? green::real::name \
+                                                     : (green::real::resolve_all(), green::real::name))

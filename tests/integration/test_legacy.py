@@ -1,0 +1,84 @@
+"""Each unmodified legacy program, natively and under LD_PRELOAD=libgreen.so.
+
+Natively: the output must be the known-good one in expected/CASE.out (every
+verdict line good), with the expected exit status, and where the program
+keeps 1,000+ threads alive the OS must really have seen 1,000+ threads.
+
+Under the preload: stdout, stderr and exit status identical to the native run,
+and where the program keeps 1,000+ threads alive the OS sees at most 2."""
+
+from dataclasses import dataclass
+
+import pytest
+
+import harness
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    args: tuple = ()
+    status: int = 0
+    many_threads: bool = False  # prints "ready" with 1,000+ threads alive
+    max_seconds: float = 0  # it must end this quickly (0: only the run timeout)
+
+    @property
+    def id(self):
+        return "-".join((self.name, *self.args))
+
+
+CASES = [
+    Case("sleepers", many_threads=True),
+    Case("pipes"),
+    Case("rcvtimeo_fanout", many_threads=True),
+    Case("multiplexer"),
+    Case("signals", ("read",)),
+    Case("signals", ("wait",)),
+    # the blocked threads sleep 10 s: ending sooner proves nobody waited for them
+    Case("exit_paths", ("exit",), status=7, max_seconds=5),
+    Case("exit_paths", ("return",), status=3, max_seconds=5),
+    Case("exit_paths", ("pthread_exit",), status=0, max_seconds=5),
+]
+
+MANY = 1000
+GREEN_MAX_THREADS = 2
+
+
+def check_native(case, r):
+    assert not r.timed_out, r.describe()
+    expected = harness.golden(case.id)
+    assert r.stdout == expected, "native output differs from expected/%s.out:\n%s\n%s" % (
+        case.id, harness.diff(expected, r.stdout, "expected", "native"), r.describe())
+    assert r.returncode == case.status, r.describe()
+    assert r.stderr == "", r.describe()
+    if case.max_seconds:
+        assert r.elapsed < case.max_seconds, r.describe()
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_native(case):
+    r = harness.native(case.name, case.args)
+    check_native(case, r)
+    if case.many_threads:
+        assert r.peak_threads >= MANY, (
+            f"natively only {r.peak_threads} OS threads were seen: the program did not "
+            f"really keep {MANY} threads alive\n" + r.describe())
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_preload(case):
+    n = harness.native(case.name, case.args)
+    r = harness.preloaded(case.name, case.args)
+    assert not r.timed_out, r.describe()
+    assert r.stdout == n.stdout, "stdout differs from the native run:\n%s\n%s" % (
+        harness.diff(n.stdout, r.stdout, "native", "preloaded"), r.describe())
+    assert r.returncode == n.returncode, (
+        f"exit status {r.returncode} under the preload, {n.returncode} natively\n" + r.describe())
+    assert r.stderr == n.stderr, "stderr differs from the native run:\n%s\n%s" % (
+        harness.diff(n.stderr, r.stderr, "native", "preloaded"), r.describe())
+    # the same verdicts as the known-good output, even if the native run was off
+    check_native(case, r)
+    if case.many_threads:
+        assert r.peak_threads <= GREEN_MAX_THREADS, (
+            f"under the preload the OS saw {r.peak_threads} threads (at most "
+            f"{GREEN_MAX_THREADS} expected): the program's threads were not green\n" + r.describe())
