@@ -221,7 +221,7 @@ def tail(path, n=6):
     try:
         with open(path, errors="replace") as f:
             lines = [l.rstrip() for l in f.readlines() if l.strip()]
-        return " | ".join(lines[-n:])
+        return ("(stderr: %s)" % " | ".join(lines[-n:])[-400:]) if lines else ""
     except OSError:
         return ""
 
@@ -549,7 +549,9 @@ def plot(summary, servers, labels, path, title):
             ax.set_yscale("log")
         ax.margins(y=0.2)
         ax.grid(axis="y", alpha=0.3)
-    axes.flat[0].legend(fontsize=8, loc="best")
+    handles, names = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="lower center", ncol=min(5, max(1, len(names))), fontsize=8,
+               bbox_to_anchor=(0.5, 0.025 if missing else 0.0), frameon=False)
     fig.suptitle(title, fontsize=11)
     if missing:
         notes = []
@@ -558,7 +560,7 @@ def plot(summary, servers, labels, path, title):
             why = s.get("skipped") or "failed: " + s.get("failed", "")
             notes.append("%s: %s" % (labels[k], why[:90]))
         fig.text(0.01, 0.005, "not shown: " + "; ".join(notes), fontsize=7, va="bottom")
-    fig.tight_layout(rect=(0, 0.03 if missing else 0, 1, 1))
+    fig.tight_layout(rect=(0, 0.08 if missing else 0.05, 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 

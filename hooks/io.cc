@@ -16,11 +16,11 @@ namespace {
 // poll says it will not block.
 template <class Call>
 ssize_t pipe_attempt(FdEntry* e, short events, Call&& call) {
-  if (!e->nonblock && !poll_ready(e->fd, events)) return would_block();
+  if (!e->nonblock() && !poll_ready(e->fd, events)) return would_block();
   return call();
 }
 
-size_t pipe_chunk(const FdEntry* e, size_t n) { return e->nonblock ? n : std::min(n, size_t(PIPE_BUF)); }
+size_t pipe_chunk(const FdEntry* e, size_t n) { return e->nonblock() ? n : std::min(n, size_t(PIPE_BUF)); }
 
 size_t iov_total(const iovec* iov, int count) {
   size_t total = 0;
@@ -45,7 +45,7 @@ std::vector<iovec> iov_slice(const iovec* iov, int count, size_t skip, size_t li
   return out;
 }
 
-bool blocking_stream(const FdEntry* e) { return e->stream && !e->nonblock; }
+bool blocking_stream(const FdEntry* e) { return e->stream && !e->nonblock(); }
 
 ssize_t green_read(FdEntry* e, void* buf, size_t n) {
   return io_retry(io_call(e, kRead, n), [&]() -> ssize_t {

@@ -18,7 +18,7 @@ struct IoCall {
 };
 
 inline IoCall io_call(FdEntry* e, Direction dir, size_t want = 0) {
-  int64_t timeout = e->timeout_ns[dir];
+  int64_t timeout = e->timeout_ns(dir);
   return IoCall{e, dir, timeout ? deadline_after(timeout) : kNoDeadline, timeout == 0, want};
 }
 
@@ -27,19 +27,21 @@ inline IoCall io_call(FdEntry* e, Direction dir, size_t want = 0) {
 template <class Attempt>
 ssize_t io_retry(const IoCall& c, Attempt&& attempt) {
   FdEntry* e = c.e;
+  const int entry_errno = errno;  // a call that succeeds leaves errno alone, as natively
   const uint32_t generation = e->generation;
   const int events = c.dir == kRead ? kWantRead : kWantWrite;
-  bool wait_first = !e->nonblock && !e->maybe_ready[c.dir];
+  bool wait_first = !e->nonblock() && !e->maybe_ready[c.dir];
   for (;;) {
     if (!wait_first) {
       ssize_t r = attempt();
       if (r >= 0) {
         if (c.dir == kRead && e->stream && r > 0 && size_t(r) < c.want) e->maybe_ready[kRead] = false;
+        errno = entry_errno;
         return r;
       }
       if (errno != EAGAIN && errno != EWOULDBLOCK) return r;
       e->maybe_ready[c.dir] = false;
-      if (e->nonblock) return r;
+      if (e->nonblock()) return r;
     }
     wait_first = false;
     WakeReason why = wait_fd(e, events, c.deadline, true);
@@ -50,7 +52,7 @@ ssize_t io_retry(const IoCall& c, Attempt&& attempt) {
         return -1;
       case WakeReason::kTimeout: {
         ssize_t r = attempt();  // one last look: natively data that came in time wins
-        if (r < 0 && errno == EWOULDBLOCK) errno = EAGAIN;
+        if (r >= 0) errno = entry_errno;
         return r;
       }
       case WakeReason::kSignal:
@@ -70,10 +72,15 @@ ssize_t io_retry(const IoCall& c, Attempt&& attempt) {
 // longer restarts the call, as the kernel does.
 template <class Step>
 ssize_t io_transfer(IoCall c, size_t total, Step&& step) {
+  const int entry_errno = errno;
   size_t done = 0;
   for (;;) {
     ssize_t r = io_retry(c, [&] { return step(done); });
-    if (r < 0) return done ? ssize_t(done) : -1;
+    if (r < 0) {
+      if (done == 0) return -1;
+      errno = entry_errno;
+      return ssize_t(done);
+    }
     done += size_t(r);
     if (r == 0 || done >= total) return ssize_t(done);
     c.restartable = false;

@@ -29,10 +29,12 @@ void want(std::vector<FdWait>& waits, int fd, int events) {
 // to park on. Returns the probe's answer, 0 at the deadline, -1/EINTR.
 template <class Probe, class Collect>
 int readiness_wait(Deadline deadline, Probe&& probe, Collect&& collect) {
+  const int entry_errno = errno;
   std::vector<FdWait> waits;
   for (;;) {
     int r = probe();
     if (r != 0 || monotonic_ns() >= deadline) return r;
+    errno = entry_errno;
     waits.clear();
     collect(waits);
     WakeReason why = wait_fds(waits.data(), int(waits.size()), deadline, true);

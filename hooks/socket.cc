@@ -12,15 +12,15 @@ int green_accept(FdEntry* e, sockaddr* addr, socklen_t* addr_len, int flags) {
   int fd = e->fd;
   int r = int(io_retry(io_call(e, kRead), [&]() -> ssize_t {
     // accept has no per-call non-blocking flag: look before calling.
-    if (!e->nonblock && !poll_ready(fd, POLLIN)) return would_block();
+    if (!e->nonblock() && !poll_ready(fd, POLLIN)) return would_block();
     return REAL(accept4)(fd, addr, addr_len, flags);
   }));
   if (r >= 0) {
     // Linux: the new socket does not inherit O_NONBLOCK, but it does inherit
     // the listener's SO_RCVTIMEO and SO_SNDTIMEO.
     FdEntry* conn = fd_created(r, FdKind::kSocket, e->stream, flags & SOCK_NONBLOCK);
-    conn->timeout_ns[kRead] = e->timeout_ns[kRead];
-    conn->timeout_ns[kWrite] = e->timeout_ns[kWrite];
+    conn->file->timeout_ns[kRead] = e->timeout_ns(kRead);
+    conn->file->timeout_ns[kWrite] = e->timeout_ns(kWrite);
   }
   return r;
 }
@@ -39,6 +39,7 @@ int start_connect(int fd, const sockaddr* addr, socklen_t len) {
 
 int green_connect(FdEntry* e, const sockaddr* addr, socklen_t len) {
   int fd = e->fd;
+  const int entry_errno = errno;
   IoCall call = io_call(e, kWrite);
   int r = start_connect(fd, addr, len);
   // AF_UNIX with a full backlog says EAGAIN where a blocking connect waits;
@@ -68,6 +69,7 @@ int green_connect(FdEntry* e, const sockaddr* addr, socklen_t len) {
     errno = err;
     return -1;
   }
+  errno = entry_errno;
   return 0;
 }
 
@@ -101,7 +103,7 @@ extern "C" int accept4(int fd, sockaddr* addr, socklen_t* addr_len, int flags) {
 }
 
 extern "C" int connect(int fd, const sockaddr* addr, socklen_t len) {
-  if (FdEntry* e = green_socket(fd); e && !e->nonblock) return green_connect(e, addr, len);
+  if (FdEntry* e = green_socket(fd); e && !e->nonblock()) return green_connect(e, addr, len);
   return REAL(connect)(fd, addr, len);
 }
 

@@ -40,13 +40,19 @@ int64_t sockopt_timeout_ns(int fd, int optname) {
   return int64_t(tv.tv_sec) * 1000000000 + int64_t(tv.tv_usec) * 1000;
 }
 
-void reset(FdEntry* e, FdKind kind, bool stream, bool nonblock) {
+// Marks e known, with a description of its own or (file != null) a dup's.
+void reset(FdEntry* e, FdKind kind, bool stream, bool nonblock, OpenFile* file = nullptr) {
   e->known = true;
   e->kind = kind;
   e->stream = stream;
-  e->nonblock = nonblock;
+  if (file) {
+    file->refs++;
+  } else {
+    file = new OpenFile;
+    file->nonblock = nonblock;
+  }
+  e->file = file;
   e->maybe_ready[kRead] = e->maybe_ready[kWrite] = true;
-  e->timeout_ns[kRead] = e->timeout_ns[kWrite] = 0;
 }
 
 // Looks at an fd the runtime has not seen created: inherited ones, ones from
@@ -63,8 +69,8 @@ bool classify(FdEntry* e) {
     socklen_t len = sizeof type;
     getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len);
     reset(e, FdKind::kSocket, type == SOCK_STREAM, nonblock);
-    e->timeout_ns[kRead] = sockopt_timeout_ns(fd, SO_RCVTIMEO);
-    e->timeout_ns[kWrite] = sockopt_timeout_ns(fd, SO_SNDTIMEO);
+    e->file->timeout_ns[kRead] = sockopt_timeout_ns(fd, SO_RCVTIMEO);
+    e->file->timeout_ns[kWrite] = sockopt_timeout_ns(fd, SO_SNDTIMEO);
   } else if (S_ISFIFO(st.st_mode)) {
     reset(e, FdKind::kPipe, true, nonblock);
   } else {
@@ -125,7 +131,7 @@ bool ensure_poll(FdEntry* e) {
     delete handle;
     return false;
   }
-  if (!e->nonblock) {
+  if (!e->nonblock()) {
     int off = 0;
     ioctl(e->fd, FIONBIO, &off);
   }
@@ -155,6 +161,8 @@ void forget(FdEntry* e) {
   if (!e->known && !e->waiters && !e->poll) return;
   wake_all(e, WakeReason::kClosed);
   close_poll(e);
+  if (e->file && --e->file->refs == 0) delete e->file;
+  e->file = nullptr;
   e->known = false;
   e->generation++;
 }
@@ -214,9 +222,12 @@ void fd_duplicated(int from, int to) {
     fd_closing(to);
     return;
   }
-  FdEntry* e = fd_created(to, src->kind, src->stream, src->nonblock);
-  e->timeout_ns[kRead] = src->timeout_ns[kRead];
-  e->timeout_ns[kWrite] = src->timeout_ns[kWrite];
+  FdEntry* e = slot(to);
+  {
+    RuntimeScope runtime;
+    forget(e);
+  }
+  reset(e, src->kind, src->stream, false, src->file);
 }
 
 void fd_closing(int fd) {
@@ -226,11 +237,11 @@ void fd_closing(int fd) {
 }
 
 void fd_set_nonblock(int fd, bool nonblock) {
-  if (FdEntry* e = fd_entry(fd)) e->nonblock = nonblock;
+  if (FdEntry* e = fd_entry(fd)) e->file->nonblock = nonblock;
 }
 
 void fd_set_timeout(int fd, Direction dir, int64_t ns) {
-  if (FdEntry* e = fd_entry(fd)) e->timeout_ns[dir] = ns;
+  if (FdEntry* e = fd_entry(fd)) e->file->timeout_ns[dir] = ns;
 }
 
 FdEntry* fd_reclassify(int fd) {

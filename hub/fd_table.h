@@ -29,6 +29,14 @@ constexpr int kWantPriority = 4;
 
 struct FdEntry;
 
+// What belongs to the open file description rather than to one fd number:
+// the program's O_NONBLOCK and the socket timeouts are shared by every dup.
+struct OpenFile {
+  int refs = 1;
+  bool nonblock = false;           // the program's O_NONBLOCK
+  int64_t timeout_ns[2] = {0, 0};  // SO_RCVTIMEO, SO_SNDTIMEO; 0 = none
+};
+
 // One green thread waiting on one fd. It lives on the waiting thread's stack
 // and is linked into the entry's list only while that thread is parked.
 struct FdWait {
@@ -48,18 +56,20 @@ struct FdEntry {
   uint32_t generation = 0;
   bool known = false;  // classified since the fd was last closed
   FdKind kind = FdKind::kOther;
-  bool stream = false;    // SOCK_STREAM or a pipe: a short read means "drained"
-  bool nonblock = false;  // the program's O_NONBLOCK
+  bool stream = false;  // SOCK_STREAM or a pipe: a short read means "drained"
+  OpenFile* file = nullptr;  // shared with the fd's dups; set while known
   // False once a call found the direction drained; set again by the poll.
   // While false a blocking call parks before trying, which saves the
   // syscall that would only say EAGAIN (epoll is level-triggered, so a
   // direction that became ready meanwhile wakes the waiter at once).
   bool maybe_ready[2] = {true, true};
-  int64_t timeout_ns[2] = {0, 0};  // SO_RCVTIMEO, SO_SNDTIMEO; 0 = none
   uv_poll_t* poll = nullptr;       // one handle per fd, shared by all waiters
   int poll_events = 0;             // UV_* events the handle watches now
   int wanted[3] = {0, 0, 0};       // waiters wanting read, write, priority
   FdWait* waiters = nullptr;
+
+  bool nonblock() const { return file->nonblock; }
+  int64_t timeout_ns(Direction dir) const { return file->timeout_ns[dir]; }
 };
 
 // The entry for fd, classified on first use; null when fd is not open.
