@@ -20,7 +20,9 @@ ssize_t pipe_attempt(FdEntry* e, short events, Call&& call) {
   return call();
 }
 
-size_t pipe_chunk(const FdEntry* e, size_t n) { return e->nonblock() ? n : std::min(n, size_t(PIPE_BUF)); }
+size_t pipe_chunk(const FdEntry* e, size_t n) {
+  return e->nonblock() ? n : std::min(n, size_t(PIPE_BUF));
+}
 
 size_t iov_total(const iovec* iov, int count) {
   size_t total = 0;
@@ -45,7 +47,9 @@ std::vector<iovec> iov_slice(const iovec* iov, int count, size_t skip, size_t li
   return out;
 }
 
-bool blocking_stream(const FdEntry* e) { return e->stream && !e->nonblock(); }
+bool blocking_stream(const FdEntry* e) {
+  return e->stream && !e->nonblock();
+}
 
 ssize_t green_read(FdEntry* e, void* buf, size_t n) {
   return io_retry(io_call(e, kRead, n), [&]() -> ssize_t {
@@ -87,7 +91,8 @@ ssize_t green_writev(FdEntry* e, const iovec* iov, int count) {
       msg.msg_iovlen = part.size();
       return REAL(sendmsg)(e->fd, &msg, MSG_DONTWAIT);
     }
-    return pipe_attempt(e, POLLOUT, [&] { return REAL(writev)(e->fd, part.data(), int(part.size())); });
+    return pipe_attempt(e, POLLOUT,
+                        [&] { return REAL(writev)(e->fd, part.data(), int(part.size())); });
   };
   if (!blocking_stream(e)) return io_retry(io_call(e, kWrite), [&] { return step(0); });
   return io_transfer(io_call(e, kWrite), total, step);
@@ -101,7 +106,8 @@ ssize_t green_recvfrom(FdEntry* e, void* buf, size_t n, int flags, sockaddr* add
     return REAL(recvfrom)(e->fd, static_cast<char*>(buf) + done, n - done, flags | MSG_DONTWAIT,
                           addr, addr_len);
   };
-  if ((flags & MSG_WAITALL) && blocking_stream(e)) return io_transfer(io_call(e, kRead, n), n, step);
+  if ((flags & MSG_WAITALL) && blocking_stream(e))
+    return io_transfer(io_call(e, kRead, n), n, step);
   return io_retry(io_call(e, kRead, n), [&] { return step(0); });
 }
 
@@ -226,7 +232,8 @@ extern "C" ssize_t sendto(int fd, const void* buf, size_t n, int flags, const so
 }
 
 extern "C" ssize_t sendmsg(int fd, const msghdr* msg, int flags) {
-  if (FdEntry* e = green_socket(fd); e && !(flags & MSG_DONTWAIT)) return green_sendmsg(e, msg, flags);
+  if (FdEntry* e = green_socket(fd); e && !(flags & MSG_DONTWAIT))
+    return green_sendmsg(e, msg, flags);
   return REAL(sendmsg)(fd, msg, flags);
 }
 

@@ -35,7 +35,8 @@ ssize_t io_retry(const IoCall& c, Attempt&& attempt) {
     if (!wait_first) {
       ssize_t r = attempt();
       if (r >= 0) {
-        if (c.dir == kRead && e->stream && r > 0 && size_t(r) < c.want) e->maybe_ready[kRead] = false;
+        if (c.dir == kRead && e->stream && r > 0 && size_t(r) < c.want)
+          e->maybe_ready[kRead] = false;
         errno = entry_errno;
         return r;
       }

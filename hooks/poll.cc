@@ -92,7 +92,9 @@ Deadline poll_deadline(int timeout_ms) {
   return timeout_ms < 0 ? kNoDeadline : deadline_after(int64_t(timeout_ms) * 1000000);
 }
 
-bool valid(const timespec* ts) { return ts->tv_sec >= 0 && ts->tv_nsec >= 0 && ts->tv_nsec < 1000000000; }
+bool valid(const timespec* ts) {
+  return ts->tv_sec >= 0 && ts->tv_nsec >= 0 && ts->tv_nsec < 1000000000;
+}
 
 }  // namespace
 
@@ -107,9 +109,11 @@ extern "C" int __poll_chk(pollfd* fds, nfds_t n, int timeout, size_t fds_len) {
 }
 
 extern "C" int ppoll(pollfd* fds, nfds_t n, const timespec* timeout, const sigset_t* mask) {
-  if (!hook_self() || (timeout && (!valid(timeout) || (timeout->tv_sec == 0 && timeout->tv_nsec == 0))))
+  if (!hook_self() ||
+      (timeout && (!valid(timeout) || (timeout->tv_sec == 0 && timeout->tv_nsec == 0))))
     return REAL(ppoll)(fds, n, timeout, mask);
-  return green_poll(fds, n, timeout ? deadline_after(timespec_ns(*timeout)) : kNoDeadline, mask, true);
+  return green_poll(fds, n, timeout ? deadline_after(timespec_ns(*timeout)) : kNoDeadline, mask,
+                    true);
 }
 
 extern "C" int select(int nfds, fd_set* r, fd_set* w, fd_set* x, timeval* timeout) {
@@ -117,7 +121,8 @@ extern "C" int select(int nfds, fd_set* r, fd_set* w, fd_set* x, timeval* timeou
       (timeout && (timeout->tv_sec < 0 || timeout->tv_usec < 0 || timeout->tv_usec >= 1000000)))
     return REAL(select)(nfds, r, w, x, timeout);
   Deadline deadline =
-      timeout ? deadline_after(int64_t(timeout->tv_sec) * 1000000000 + timeout->tv_usec * 1000) : kNoDeadline;
+      timeout ? deadline_after(int64_t(timeout->tv_sec) * 1000000000 + timeout->tv_usec * 1000)
+              : kNoDeadline;
   FdSets sets{{r, w, x}, {}};
   int result = green_select(nfds, sets, deadline, nullptr, false);
   if (timeout) {  // Linux reports the time left
@@ -131,8 +136,10 @@ extern "C" int select(int nfds, fd_set* r, fd_set* w, fd_set* x, timeval* timeou
 
 extern "C" int pselect(int nfds, fd_set* r, fd_set* w, fd_set* x, const timespec* timeout,
                        const sigset_t* mask) {
-  if (!hook_self() || (timeout && (!valid(timeout) || (timeout->tv_sec == 0 && timeout->tv_nsec == 0))))
+  if (!hook_self() ||
+      (timeout && (!valid(timeout) || (timeout->tv_sec == 0 && timeout->tv_nsec == 0))))
     return REAL(pselect)(nfds, r, w, x, timeout, mask);
   FdSets sets{{r, w, x}, {}};
-  return green_select(nfds, sets, timeout ? deadline_after(timespec_ns(*timeout)) : kNoDeadline, mask, true);
+  return green_select(nfds, sets, timeout ? deadline_after(timespec_ns(*timeout)) : kNoDeadline,
+                      mask, true);
 }

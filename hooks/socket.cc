@@ -6,7 +6,9 @@
 namespace green {
 namespace {
 
-bool is_stream(int type) { return (type & 0xf) == SOCK_STREAM; }
+bool is_stream(int type) {
+  return (type & 0xf) == SOCK_STREAM;
+}
 
 int green_accept(FdEntry* e, sockaddr* addr, socklen_t* addr_len, int flags) {
   int fd = e->fd;
@@ -57,7 +59,8 @@ int green_connect(FdEntry* e, const sockaddr* addr, socklen_t len) {
     r = start_connect(fd, addr, len);
   }
   if (r == 0 || errno != EINPROGRESS) return r;
-  ssize_t done = io_retry(call, [&]() -> ssize_t { return poll_ready(fd, POLLOUT) ? 0 : would_block(); });
+  ssize_t done =
+      io_retry(call, [&]() -> ssize_t { return poll_ready(fd, POLLOUT) ? 0 : would_block(); });
   if (done < 0) {
     if (errno == EAGAIN) errno = EINPROGRESS;  // SO_SNDTIMEO expired, as natively
     return -1;
@@ -80,14 +83,16 @@ using namespace green;
 
 extern "C" int socket(int domain, int type, int protocol) noexcept {
   int fd = REAL(socket)(domain, type, protocol);
-  if (fd >= 0 && hook_self()) fd_created(fd, FdKind::kSocket, is_stream(type), type & SOCK_NONBLOCK);
+  if (fd >= 0 && hook_self())
+    fd_created(fd, FdKind::kSocket, is_stream(type), type & SOCK_NONBLOCK);
   return fd;
 }
 
 extern "C" int socketpair(int domain, int type, int protocol, int fds[2]) noexcept {
   int r = REAL(socketpair)(domain, type, protocol, fds);
   if (r == 0 && hook_self()) {
-    for (int i = 0; i < 2; i++) fd_created(fds[i], FdKind::kSocket, is_stream(type), type & SOCK_NONBLOCK);
+    for (int i = 0; i < 2; i++)
+      fd_created(fds[i], FdKind::kSocket, is_stream(type), type & SOCK_NONBLOCK);
   }
   return r;
 }

@@ -33,7 +33,9 @@ Deadline deadline_on(clockid_t clock, const timespec* abstime) {
   return deadline_after(timespec_ns(*abstime) - clock_ns(clock));
 }
 
-bool valid(const timespec* ts) { return ts->tv_nsec >= 0 && ts->tv_nsec < 1000000000; }
+bool valid(const timespec* ts) {
+  return ts->tv_nsec >= 0 && ts->tv_nsec < 1000000000;
+}
 
 // A green thread joining a thread that is not green (one that existed before
 // start-up, say): poll for its end without blocking the hub.
@@ -56,8 +58,8 @@ int green_join(pthread_t thread, void** retval, Deadline deadline) {
 extern "C" int pthread_create(pthread_t* out, const pthread_attr_t* attr, void* (*start)(void*),
                               void* arg) noexcept {
   if (!hook_self()) return REAL(pthread_create)(out, attr, start, arg);
-  GreenThread* t =
-      spawn_thread([start, arg]() { return start(arg); }, stack_size_from(attr), detached_from(attr));
+  GreenThread* t = spawn_thread([start, arg]() { return start(arg); }, stack_size_from(attr),
+                                detached_from(attr));
   if (!t) return EAGAIN;  // no stack: as natively, not a crash
   *out = t->id;
   return 0;
@@ -108,7 +110,9 @@ extern "C" pthread_t pthread_self() noexcept {
   return REAL(pthread_self)();
 }
 
-extern "C" int pthread_equal(pthread_t a, pthread_t b) noexcept { return a == b; }
+extern "C" int pthread_equal(pthread_t a, pthread_t b) noexcept {
+  return a == b;
+}
 
 extern "C" int sched_yield() noexcept {
   if (!hook_self()) return REAL(sched_yield)();

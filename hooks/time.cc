@@ -9,7 +9,9 @@ using namespace green;
 
 namespace {
 
-bool valid(const timespec* ts) { return ts && ts->tv_sec >= 0 && ts->tv_nsec >= 0 && ts->tv_nsec < 1000000000; }
+bool valid(const timespec* ts) {
+  return ts && ts->tv_sec >= 0 && ts->tv_nsec >= 0 && ts->tv_nsec < 1000000000;
+}
 
 int64_t left_ns(Deadline deadline) {
   int64_t left = deadline - monotonic_ns();
@@ -17,7 +19,9 @@ int64_t left_ns(Deadline deadline) {
 }
 
 // Parks until the deadline; true when a signal cut it short.
-bool interrupted(Deadline deadline) { return sleep_until(deadline) == WakeReason::kSignal; }
+bool interrupted(Deadline deadline) {
+  return sleep_until(deadline) == WakeReason::kSignal;
+}
 
 bool sleepable_clock(clockid_t clock) {
   return clock == CLOCK_REALTIME || clock == CLOCK_MONOTONIC || clock == CLOCK_BOOTTIME ||

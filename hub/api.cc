@@ -28,7 +28,8 @@ bool wait_ready(int fd, int events, std::chrono::nanoseconds timeout) {
     WakeReason why = wait_fd(e, events, deadline, false);
     if (why == WakeReason::kReady) return true;
     if (why == WakeReason::kTimeout) return false;
-    if (why == WakeReason::kClosed) throw std::system_error(EBADF, std::generic_category(), "green::wait");
+    if (why == WakeReason::kClosed)
+      throw std::system_error(EBADF, std::generic_category(), "green::wait");
   }
 }
 

@@ -56,16 +56,16 @@ struct FdEntry {
   uint32_t generation = 0;
   bool known = false;  // classified since the fd was last closed
   FdKind kind = FdKind::kOther;
-  bool stream = false;  // SOCK_STREAM or a pipe: a short read means "drained"
+  bool stream = false;       // SOCK_STREAM or a pipe: a short read means "drained"
   OpenFile* file = nullptr;  // shared with the fd's dups; set while known
   // False once a call found the direction drained; set again by the poll.
   // While false a blocking call parks before trying, which saves the
   // syscall that would only say EAGAIN (epoll is level-triggered, so a
   // direction that became ready meanwhile wakes the waiter at once).
   bool maybe_ready[2] = {true, true};
-  uv_poll_t* poll = nullptr;       // one handle per fd, shared by all waiters
-  int poll_events = 0;             // UV_* events the handle watches now
-  int wanted[3] = {0, 0, 0};       // waiters wanting read, write, priority
+  uv_poll_t* poll = nullptr;  // one handle per fd, shared by all waiters
+  int poll_events = 0;        // UV_* events the handle watches now
+  int wanted[3] = {0, 0, 0};  // waiters wanting read, write, priority
   FdWait* waiters = nullptr;
 
   bool nonblock() const { return file->nonblock; }

@@ -45,7 +45,9 @@ void switch_to_hub(GreenThread* self) {
   int saved_depth = tls.in_runtime;
   tls.current = nullptr;
   tls.in_runtime = 1;
+  asan_leaving(&self->asan_fake_stack, h->hub_stack);
   h->hub_ctx = std::move(h->hub_ctx).resume();
+  asan_arrived(self->asan_fake_stack, nullptr);
   tls.in_runtime = saved_depth;
   errno = saved_errno;
 }
@@ -75,13 +77,16 @@ void reap(Hub* h, GreenThread* t) {
 void run_thread(Hub* h, GreenThread* t) {
   tls.current = t;
   t->state = RunState::kRunning;
+  asan_leaving(&h->asan_fake_stack, t->stack);
   t->ctx = std::move(t->ctx).resume();
+  asan_arrived(h->asan_fake_stack, nullptr);
   tls.current = nullptr;
   tls.in_runtime = 1;
   if (t->state == RunState::kFinished) reap(h, t);
 }
 
 boost::context::fiber hub_main(Hub* h, boost::context::fiber&& adopted) {
+  asan_arrived(nullptr, &h->adopted->stack);  // the OS thread's own stack
   tls.in_runtime = 1;
   h->adopted->ctx = std::move(adopted);
   for (;;) {
@@ -125,7 +130,9 @@ void on_async(uv_async_t* async) {
 
 }  // namespace
 
-Hub* current_hub() { return tls.hub; }
+Hub* current_hub() {
+  return tls.hub;
+}
 
 GreenThread* adopt_current_thread() {
   RuntimeScope runtime;
@@ -142,7 +149,7 @@ GreenThread* adopt_current_thread() {
   h->live = 1;
   h->threads[t->id] = t;
   h->hub_ctx = boost::context::fiber(
-      std::allocator_arg, StackAllocator{kHubStackSize},
+      std::allocator_arg, StackAllocator{kHubStackSize, &h->hub_stack},
       [h](boost::context::fiber&& from) { return hub_main(h, std::move(from)); });
   tls.hub = h;
   tls.mode = ThreadMode::kHubThread;
@@ -173,8 +180,9 @@ GreenThread* spawn_thread(std::function<void*()> body, size_t stack_size, bool d
   t->detached = detached;
   try {
     t->ctx = boost::context::fiber(
-        std::allocator_arg, StackAllocator{stack_size_for(stack_size)},
+        std::allocator_arg, StackAllocator{stack_size_for(stack_size), &t->stack},
         [t](boost::context::fiber&& hub) {
+          asan_arrived(nullptr, nullptr);
           t->hub->hub_ctx = std::move(hub);
           tls.in_runtime = 0;
           try {
@@ -185,6 +193,7 @@ GreenThread* spawn_thread(std::function<void*()> body, size_t stack_size, bool d
           t->body = nullptr;
           tls.in_runtime = 1;
           t->state = RunState::kFinished;
+          asan_leaving(nullptr, t->hub->hub_stack);  // this stack never runs again
           return std::move(t->hub->hub_ctx);
         });
   } catch (const std::bad_alloc&) {

@@ -15,11 +15,13 @@ struct Hub {
   uv_loop_t loop;
   uv_async_t async;               // wakes the loop from signal handlers and other OS threads
   boost::context::fiber hub_ctx;  // the hub's suspended context while a green thread runs
+  StackBounds hub_stack;
+  void* asan_fake_stack = nullptr;
   GreenThread* adopted = nullptr;
   GreenThread* ready_head = nullptr;
   GreenThread* ready_tail = nullptr;
   size_t ready_count = 0;
-  size_t live = 0;  // green threads that have not finished
+  size_t live = 0;                                      // green threads that have not finished
   std::unordered_map<pthread_t, GreenThread*> threads;  // finished ones stay until joined
 };
 
@@ -46,7 +48,8 @@ WakeReason sleep_until(Deadline deadline, bool interruptible = true);
 [[noreturn]] void thread_exit(void* retval);
 
 GreenThread* find_thread(pthread_t id);  // null when id is not a green thread of this hub
-int join_thread(GreenThread* t, void** retval, Deadline deadline);  // 0, EDEADLK, EINVAL, ETIMEDOUT, EBUSY
+int join_thread(GreenThread* t, void** retval,
+                Deadline deadline);  // 0, EDEADLK, EINVAL, ETIMEDOUT, EBUSY
 int detach_thread(GreenThread* t);
 
 }  // namespace green

@@ -15,9 +15,9 @@ enum class ThreadMode : uint8_t {
 };
 
 struct ThreadState {
-  Hub* hub = nullptr;                 // the hub of this OS thread, if any
-  GreenThread* current = nullptr;     // the green thread running now (null on the hub fiber)
-  int in_runtime = 0;                 // >0 while runtime code (or libuv) runs
+  Hub* hub = nullptr;              // the hub of this OS thread, if any
+  GreenThread* current = nullptr;  // the green thread running now (null on the hub fiber)
+  int in_runtime = 0;              // >0 while runtime code (or libuv) runs
   ThreadMode mode = ThreadMode::kUndecided;
 };
 

@@ -24,7 +24,9 @@ void signal_note(bool restart) {
   errno = saved;
 }
 
-uint64_t signal_seq() { return g_seq.load(std::memory_order_acquire); }
+uint64_t signal_seq() {
+  return g_seq.load(std::memory_order_acquire);
+}
 
 void signal_attach_hub(Hub* hub) {
   Hub* none = nullptr;

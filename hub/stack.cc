@@ -75,11 +75,19 @@ void stack_release(boost::context::stack_context sctx) {
   munmap(base, sctx.size + page_size());
 }
 
-size_t stack_pool_size() { return pool().size(); }
+size_t stack_pool_size() {
+  return pool().size();
+}
+
+void stack_pool_clear() {
+  for (const FreeStack& s : pool()) munmap(s.base, s.size + page_size());
+  pool().clear();
+}
 
 boost::context::stack_context StackAllocator::allocate() {
   boost::context::stack_context sctx;
   if (!stack_allocate(size, &sctx)) throw std::bad_alloc();
+  if (bounds) *bounds = StackBounds{static_cast<char*>(sctx.sp) - sctx.size, sctx.size};
   return sctx;
 }
 

@@ -5,6 +5,8 @@
 #include <boost/context/stack_context.hpp>
 #include <cstddef>
 
+#include "hub/asan.h"
+
 namespace green {
 
 constexpr size_t kDefaultStackSize = 256 * 1024;
@@ -17,9 +19,11 @@ size_t stack_size_for(size_t requested);
 bool stack_allocate(size_t size, boost::context::stack_context* out);
 void stack_release(boost::context::stack_context sctx);
 size_t stack_pool_size();  // stacks waiting in the pool, for tests
+void stack_pool_clear();   // unmaps every pooled stack
 
 struct StackAllocator {
   size_t size;
+  StackBounds* bounds = nullptr;             // where to note the usable range, if anywhere
   boost::context::stack_context allocate();  // throws std::bad_alloc
   void deallocate(boost::context::stack_context& sctx) noexcept { stack_release(sctx); }
 };

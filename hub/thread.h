@@ -7,6 +7,7 @@
 #include <boost/context/fiber.hpp>
 #include <functional>
 
+#include "hub/asan.h"
 #include "hub/clock.h"
 
 namespace green {
@@ -44,6 +45,8 @@ struct GreenThread {
   GreenThread* joiner = nullptr;  // parked in pthread_join on this thread
   uv_timer_t* timer = nullptr;    // made on the first timed park
   Deadline deadline = kNoDeadline;
+  StackBounds stack;  // for AddressSanitizer's fiber annotations
+  void* asan_fake_stack = nullptr;
 };
 
 // Thrown by thread_exit() on a green thread's own stack and caught where the

@@ -27,10 +27,23 @@ bool parse_size(const char* text, size_t* out) {
   if (errno != 0) return false;
   unsigned shift = 0;
   switch (*end) {
-    case 'k': case 'K': shift = 10; end++; break;
-    case 'm': case 'M': shift = 20; end++; break;
-    case 'g': case 'G': shift = 30; end++; break;
-    default: break;
+    case 'k':
+    case 'K':
+      shift = 10;
+      end++;
+      break;
+    case 'm':
+    case 'M':
+      shift = 20;
+      end++;
+      break;
+    case 'g':
+    case 'G':
+      shift = 30;
+      end++;
+      break;
+    default:
+      break;
   }
   if (*end != '\0') return false;
   if (value > (~0ULL >> shift)) return false;
@@ -54,7 +67,11 @@ bool load_config(const char* (*getenv_fn)(const char*), Config* out, std::string
   return true;
 }
 
-const Config& config() { return g_config; }
-void set_config(const Config& c) { g_config = c; }
+const Config& config() {
+  return g_config;
+}
+void set_config(const Config& c) {
+  g_config = c;
+}
 
 }  // namespace green

@@ -9,7 +9,9 @@
 
 namespace {
 
-const char* get_env(const char* name) { return getenv(name); }
+const char* get_env(const char* name) {
+  return getenv(name);
+}
 
 __attribute__((constructor(101))) void green_init() {
   green::real::resolve_all();

@@ -34,6 +34,7 @@ void resolve_all();
 
 }  // namespace green::real
 
-#define REAL(name) \
-  (__builtin_expect(green::real::name != nullptr, 1) ? green::real::name \
-                                                     : (green::real::resolve_all(), green::real::name))
+#define REAL(name)                                   \
+  (__builtin_expect(green::real::name != nullptr, 1) \
+       ? green::real::name                           \
+       : (green::real::resolve_all(), green::real::name))

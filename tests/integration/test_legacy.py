@@ -32,6 +32,7 @@ CASES = [
     Case("pipes"),
     Case("rcvtimeo_fanout", many_threads=True),
     Case("multiplexer"),
+    Case("threads"),
     Case("signals", ("read",)),
     Case("signals", ("wait",)),
     # the blocked threads sleep 10 s: ending sooner proves nobody waited for them

@@ -8,9 +8,10 @@
  *         a handler and the write gives EPIPE; MSG_NOSIGNAL suppresses it.
  *   wait: nanosleep interrupted by alarm() returns EINTR with a sensible
  *         remaining time; poll interrupted returns EINTR even with
- *         SA_RESTART, as Linux does.
- * Each alarm costs a second (alarm's granularity), so each mode takes about
- * two seconds. Output is deterministic: only verdicts. */
+ *         SA_RESTART, as Linux does; a blocking write that has written part
+ *         of its data returns that partial count.
+ * Each alarm costs a second (alarm's granularity), so each mode takes two
+ * or three seconds. Output is deterministic: only verdicts. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
@@ -167,6 +168,24 @@ static void mode_wait(void) {
   took = now_ns() - t0;
   printf("poll(forever), SA_RESTART handler: %d %s, handler ran %d time(s), %s\n", r, errname(e),
          (int)alarms, took >= 900 * MS && took < 4000 * MS ? "when the alarm fired" : "AT THE WRONG TIME");
+  close(p[0]);
+  close(p[1]);
+
+  /* a blocking write that has written part of its data when the signal
+   * comes returns that count, SA_RESTART or not */
+  if (pipe(p) < 0) return;
+  size_t big = 4u << 20;
+  static char data[4u << 20];
+  alarms = 0;
+  alarm(1);
+  t0 = now_ns();
+  errno = 0;
+  ssize_t n = write(p[1], data, big);
+  e = errno;
+  took = now_ns() - t0;
+  printf("write(4 MiB) into a pipe nobody reads, SA_RESTART handler: %s, handler ran %d time(s), %s\n",
+         n > 0 && (size_t)n < big ? "partial count" : n < 0 ? errname(e) : "FULL COUNT", (int)alarms,
+         took >= 900 * MS && took < 4000 * MS ? "when the alarm fired" : "AT THE WRONG TIME");
   close(p[0]);
   close(p[1]);
 }

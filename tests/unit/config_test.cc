@@ -1,1 +1,65 @@
+// GREEN_* parsing: accepted forms and the one-line errors.
 #include <gtest/gtest.h>
+
+#include <map>
+#include <string>
+
+#include "preload/config.h"
+
+namespace {
+
+std::map<std::string, std::string> g_env;
+
+const char* fake_getenv(const char* name) {
+  auto it = g_env.find(name);
+  return it == g_env.end() ? nullptr : it->second.c_str();
+}
+
+}  // namespace
+
+TEST(Config, ParsesSizesWithSuffixes) {
+  size_t v = 0;
+  EXPECT_TRUE(green::parse_size("262144", &v));
+  EXPECT_EQ(v, 262144u);
+  EXPECT_TRUE(green::parse_size("256K", &v));
+  EXPECT_EQ(v, 256u * 1024);
+  EXPECT_TRUE(green::parse_size("1m", &v));
+  EXPECT_EQ(v, 1u << 20);
+  EXPECT_TRUE(green::parse_size("1G", &v));
+  EXPECT_EQ(v, size_t(1) << 30);
+}
+
+TEST(Config, RejectsWhatIsNotASize) {
+  size_t v = 0;
+  for (const char* bad :
+       {"", "bogus", "12abc", "-1", "K", "1KK", " 1", "1 ", "99999999999999999999"})
+    EXPECT_FALSE(green::parse_size(bad, &v)) << bad;
+}
+
+TEST(Config, DefaultStackIs256K) {
+  g_env.clear();
+  green::Config c{};
+  std::string error;
+  ASSERT_TRUE(green::load_config(fake_getenv, &c, &error));
+  EXPECT_EQ(c.stack_size, 256u * 1024);
+}
+
+TEST(Config, BadStackSizeGivesOneLineNamingTheVariable) {
+  for (const char* bad : {"bogus", "0", "12abc", "1K", "2G"}) {
+    g_env = {{"GREEN_STACK_SIZE", bad}};
+    green::Config c{};
+    std::string error;
+    EXPECT_FALSE(green::load_config(fake_getenv, &c, &error)) << bad;
+    EXPECT_NE(error.find("GREEN_STACK_SIZE"), std::string::npos);
+    EXPECT_NE(error.find("16K to 1G"), std::string::npos);
+    EXPECT_EQ(error.find('\n'), std::string::npos);
+  }
+}
+
+TEST(Config, GoodStackSizeIsTaken) {
+  g_env = {{"GREEN_STACK_SIZE", "512K"}};
+  green::Config c{};
+  std::string error;
+  ASSERT_TRUE(green::load_config(fake_getenv, &c, &error));
+  EXPECT_EQ(c.stack_size, 512u * 1024);
+}

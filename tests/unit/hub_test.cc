@@ -1,1 +1,132 @@
+// The hub through the native API: scheduling order, joins, sleeps.
+#include <green/green.h>
 #include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "hub/clock.h"
+#include "hub/hub.h"
+
+using namespace std::chrono_literals;
+
+TEST(Hub, SpawnedThreadsRunInFifoOrderWhenTheCallerJoins) {
+  std::string order;
+  std::vector<green::Thread> threads;
+  for (char c : std::string("abcde")) threads.push_back(green::spawn([&order, c] { order += c; }));
+  EXPECT_EQ(order, "");  // nothing runs until the spawner parks
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(order, "abcde");
+}
+
+TEST(Hub, YieldInterleavesReadyThreads) {
+  std::string trace;
+  auto worker = [&trace](char c) {
+    for (int i = 0; i < 3; i++) {
+      trace += c;
+      green::yield();
+    }
+  };
+  green::Thread a = green::spawn([&] { worker('a'); });
+  green::Thread b = green::spawn([&] { worker('b'); });
+  a.join();
+  b.join();
+  EXPECT_EQ(trace, "ababab");
+}
+
+TEST(Hub, JoinReturnsTheThreadsResultAndFreesIt) {
+  green::adopt_current_thread();
+  size_t before = green::live_threads();
+  green::GreenThread* t = green::spawn_thread([] { return reinterpret_cast<void*>(42); }, 0, false);
+  ASSERT_NE(t, nullptr);
+  EXPECT_EQ(green::live_threads(), before + 1);
+  void* result = nullptr;
+  EXPECT_EQ(green::join_thread(t, &result, green::kNoDeadline), 0);
+  EXPECT_EQ(result, reinterpret_cast<void*>(42));
+  EXPECT_EQ(green::live_threads(), before);
+  EXPECT_EQ(green::find_thread(reinterpret_cast<pthread_t>(t)), nullptr);
+}
+
+TEST(Hub, JoinErrorsMatchPthreads) {
+  green::sleep_for(0ns);  // adopt
+  green::GreenThread* self = green::find_thread(pthread_self());
+  ASSERT_NE(self, nullptr);
+  EXPECT_EQ(green::join_thread(self, nullptr, green::kNoDeadline), EDEADLK);
+
+  green::GreenThread* t = green::spawn_thread([]() -> void* { return nullptr; }, 0, true);
+  EXPECT_EQ(green::join_thread(t, nullptr, green::kNoDeadline), EINVAL);  // detached
+  green::yield_thread();  // let it finish; detached threads free themselves
+}
+
+TEST(Hub, TimedJoinTimesOutWhileTheThreadSleeps) {
+  green::sleep_for(0ns);
+  green::GreenThread* t = green::spawn_thread(
+      [] {
+        green::sleep_for(200ms);
+        return static_cast<void*>(nullptr);
+      },
+      0, false);
+  EXPECT_EQ(green::join_thread(t, nullptr, green::deadline_after(20'000'000)), ETIMEDOUT);
+  EXPECT_EQ(green::join_thread(t, nullptr, green::kNoDeadline), 0);
+}
+
+TEST(Hub, ThreadExitUnwindsTheStackAndSetsTheResult) {
+  green::sleep_for(0ns);
+  bool destroyed = false;
+  struct Guard {
+    bool* flag;
+    ~Guard() { *flag = true; }
+  };
+  green::GreenThread* t = green::spawn_thread(
+      [&]() -> void* {
+        Guard g{&destroyed};
+        green::thread_exit(reinterpret_cast<void*>(7));
+      },
+      0, false);
+  void* result = nullptr;
+  EXPECT_EQ(green::join_thread(t, &result, green::kNoDeadline), 0);
+  EXPECT_EQ(result, reinterpret_cast<void*>(7));
+  EXPECT_TRUE(destroyed);
+}
+
+TEST(Hub, SleepsNeverEndEarlyAndEndInDeadlineOrder) {
+  std::string order;
+  std::vector<green::Thread> threads;
+  int64_t start = green::monotonic_ns();
+  std::vector<int64_t> woke(3);
+  const int delays_ms[3] = {90, 30, 60};
+  for (int i = 0; i < 3; i++) {
+    threads.push_back(green::spawn([&, i] {
+      green::sleep_for(std::chrono::milliseconds(delays_ms[i]));
+      woke[i] = green::monotonic_ns() - start;
+      order += char('0' + i);
+    }));
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(order, "120");
+  for (int i = 0; i < 3; i++) EXPECT_GE(woke[i], int64_t(delays_ms[i]) * 1'000'000) << i;
+}
+
+TEST(Hub, ManyThreadsShareOneOsThread) {
+  constexpr int kThreads = 2000;
+  int finished = 0;
+  std::vector<green::Thread> threads;
+  for (int i = 0; i < kThreads; i++) {
+    threads.push_back(green::spawn([&finished] {
+      green::sleep_for(10ms);
+      finished++;
+    }));
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(finished, kThreads);
+}
+
+TEST(Hub, SpawnFailsWithEagainWhenNoStackCanBeHad) {
+  green::sleep_for(0ns);
+  errno = 0;
+  // A request larger than the address space cannot be mapped.
+  green::GreenThread* t =
+      green::spawn_thread([]() -> void* { return nullptr; }, size_t(1) << 62, false);
+  EXPECT_EQ(t, nullptr);
+  EXPECT_EQ(errno, EAGAIN);
+}
