@@ -1,6 +1,8 @@
 // pthread_create and friends: every thread a green thread creates is a green
 // thread on the same hub. Off a green thread, and for ids that are not green
 // threads, libc does the work.
+#include <cstring>
+
 #include "hooks/hook.h"
 #include "preload/config.h"
 
@@ -8,19 +10,44 @@ using namespace green;
 
 namespace {
 
-// pthread_attr_getstacksize reports the process default when the program did
-// not set a size; only a size the program chose overrides GREEN_STACK_SIZE.
+// pthread_attr_getstacksize reports the process default (8 MiB) when the
+// program set no size, so it cannot tell "unset" from "asked for 8 MiB".
+// glibc keeps the size the program set in struct pthread_attr (offset 32 on
+// x86_64, 0 when unset); read it there, once checked against the public API.
+constexpr size_t kAttrStackSizeOffset = 32;
+static_assert(sizeof(pthread_attr_t) == 56, "glibc x86_64 pthread_attr_t layout");
+
+size_t raw_stack_size(const pthread_attr_t* attr) {
+  size_t size;
+  memcpy(&size, reinterpret_cast<const char*>(attr) + kAttrStackSizeOffset, sizeof size);
+  return size;
+}
+
+bool layout_checked() {
+  static const bool ok = [] {
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    bool unset_is_zero = raw_stack_size(&attr) == 0;
+    pthread_attr_setstacksize(&attr, 3 * PTHREAD_STACK_MIN);
+    bool set_is_seen = raw_stack_size(&attr) == size_t(3 * PTHREAD_STACK_MIN);
+    pthread_attr_destroy(&attr);
+    return unset_is_zero && set_is_seen;
+  }();
+  return ok;
+}
+
 size_t stack_size_from(const pthread_attr_t* attr) {
-  size_t size = config().stack_size;
-  if (!attr) return size;
-  size_t asked = 0, native_default = 0;
+  size_t asked = 0;
+  if (!attr || pthread_attr_getstacksize(attr, &asked) != 0) return config().stack_size;
+  if (layout_checked()) return raw_stack_size(attr) ? asked : config().stack_size;
+  // Unknown layout: only a size other than the default counts as asked for.
   pthread_attr_t defaults;
-  if (pthread_attr_getstacksize(attr, &asked) != 0) return size;
+  size_t native_default = 0;
   if (pthread_getattr_default_np(&defaults) == 0) {
     pthread_attr_getstacksize(&defaults, &native_default);
     pthread_attr_destroy(&defaults);
   }
-  return asked != native_default ? asked : size;
+  return asked != native_default ? asked : config().stack_size;
 }
 
 bool detached_from(const pthread_attr_t* attr) {

@@ -85,10 +85,13 @@ void run_thread(Hub* h, GreenThread* t) {
   if (t->state == RunState::kFinished) reap(h, t);
 }
 
+// The hub's first run begins when the adopted thread first leaves its own
+// stack: that is its first return, as from run_thread.
 boost::context::fiber hub_main(Hub* h, boost::context::fiber&& adopted) {
   asan_arrived(nullptr, &h->adopted->stack);  // the OS thread's own stack
   tls.in_runtime = 1;
   h->adopted->ctx = std::move(adopted);
+  if (h->adopted->state == RunState::kFinished) reap(h, h->adopted);
   for (;;) {
     // Run what is ready now; threads readied meanwhile wait for the next
     // round, after the loop has polled, so I/O is never starved.

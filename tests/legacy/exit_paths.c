@@ -33,7 +33,7 @@ static void at_exit_handler(void) {
   printf("atexit handler ran\n");
 }
 
-static void *pipe_reader(void *arg) {
+static void* pipe_reader(void* arg) {
   int fd = (int)(long)arg;
   char c;
   ssize_t n = read(fd, &c, 1);
@@ -41,14 +41,14 @@ static void *pipe_reader(void *arg) {
   return NULL;
 }
 
-static void *long_sleeper(void *arg) {
+static void* long_sleeper(void* arg) {
   (void)arg;
   sleep(10);
   printf("UNEXPECTED: a sleeper woke up\n");
   return NULL;
 }
 
-static void *exiter(void *arg) {
+static void* exiter(void* arg) {
   (void)arg;
   msleep(100);
   printf("a thread calls exit(7)\n");
@@ -66,7 +66,7 @@ static void start_blockers(void) {
       exit(1);
     }
     writers[i] = p[1];
-    pthread_create(&blockers[2 * i], NULL, pipe_reader, (void *)(long)p[0]);
+    pthread_create(&blockers[2 * i], NULL, pipe_reader, (void*)(long)p[0]);
     pthread_create(&blockers[2 * i + 1], NULL, long_sleeper, NULL);
   }
   printf("started %d blocked threads\n", 2 * BLOCKERS);
@@ -76,7 +76,7 @@ static void start_blockers(void) {
 
 static int relay[2];
 
-static void *worker(void *arg) {
+static void* worker(void* arg) {
   long k = (long)arg;
   if (k == 3) {
     /* waits for worker 2 to hand it a byte through a pipe */
@@ -93,8 +93,8 @@ static void *worker(void *arg) {
   return NULL;
 }
 
-int main(int argc, char **argv) {
-  const char *mode = argc > 1 ? argv[1] : "";
+int main(int argc, char** argv) {
+  const char* mode = argc > 1 ? argv[1] : "";
   atexit(at_exit_handler);
   if (strcmp(mode, "exit") == 0) {
     start_blockers();
@@ -118,9 +118,9 @@ int main(int argc, char **argv) {
     pthread_attr_init(&detached);
     pthread_attr_setdetachstate(&detached, PTHREAD_CREATE_DETACHED);
     pthread_t t;
-    pthread_create(&t, NULL, worker, (void *)1L);
-    pthread_create(&t, &detached, worker, (void *)2L);
-    pthread_create(&t, NULL, worker, (void *)3L);
+    pthread_create(&t, NULL, worker, (void*)1L);
+    pthread_create(&t, &detached, worker, (void*)2L);
+    pthread_create(&t, NULL, worker, (void*)3L);
     printf("main calls pthread_exit\n");
     fflush(stdout);
     pthread_exit(NULL);

@@ -46,21 +46,27 @@ static void msleep(long ms) {
   }
 }
 
-static const char *errname(int e) {
+static const char* errname(int e) {
   switch (e) {
-    case 0: return "0";
-    case EAGAIN: return "EAGAIN";
-    case EINTR: return "EINTR";
-    case EBADF: return "EBADF";
-    case EINVAL: return "EINVAL";
-    default: return "other";
+    case 0:
+      return "0";
+    case EAGAIN:
+      return "EAGAIN";
+    case EINTR:
+      return "EINTR";
+    case EBADF:
+      return "EBADF";
+    case EINVAL:
+      return "EINVAL";
+    default:
+      return "other";
   }
 }
 
-static const char *events_str(short ev) {
+static const char* events_str(short ev) {
   static char bufs[4][128]; /* up to four results in one printf */
   static int next;
-  char *buf = bufs[next++ % 4];
+  char* buf = bufs[next++ % 4];
   buf[0] = 0;
   if (ev & POLLIN) strcat(buf, "|POLLIN");
   if (ev & POLLPRI) strcat(buf, "|POLLPRI");
@@ -79,7 +85,7 @@ static const char *events_str(short ev) {
 #define NSRC 4
 
 struct source {
-  const char *name;
+  const char* name;
   int rfd, wfd;
   int is_socket;
   long delay_ms; /* when its worker writes */
@@ -89,8 +95,8 @@ struct source {
 
 static long long round_start;
 
-static void *source_writer(void *arg) {
-  struct source *s = arg;
+static void* source_writer(void* arg) {
+  struct source* s = arg;
   msleep(s->delay_ms);
   s->written_at = now_ns();
   if (s->is_socket)
@@ -101,7 +107,7 @@ static void *source_writer(void *arg) {
 }
 
 enum api { API_POLL, API_SELECT, API_PPOLL, API_PSELECT };
-static const char *api_names[] = {"poll", "select", "ppoll", "pselect"};
+static const char* api_names[] = {"poll", "select", "ppoll", "pselect"};
 
 static void run_round(enum api api) {
   struct source src[NSRC] = {
@@ -123,13 +129,12 @@ static void run_round(enum api api) {
   round_start = now_ns();
   for (int i = 0; i < NSRC; i++) pthread_create(&t[i], NULL, source_writer, &src[i]);
 
-  int pending[NSRC] = {1, 1, 1, 1}, left = NSRC, calls = 0, bad = 0;
-  const char *order[NSRC];
+  int pending[NSRC] = {1, 1, 1, 1}, left = NSRC, bad = 0;
+  const char* order[NSRC];
   int norder = 0;
   while (left > 0) {
     int ready[NSRC] = {0};
     int r;
-    calls++;
     if (api == API_POLL || api == API_PPOLL) {
       struct pollfd pfd[NSRC];
       for (int i = 0; i < NSRC; i++) {
@@ -141,8 +146,10 @@ static void run_round(enum api api) {
       int n = 0;
       for (int i = 0; i < NSRC; i++) {
         if (pfd[i].revents) n++;
-        if (pfd[i].revents == POLLIN) ready[i] = 1;
-        else if (pfd[i].revents) bad++;
+        if (pfd[i].revents == POLLIN)
+          ready[i] = 1;
+        else if (pfd[i].revents)
+          bad++;
       }
       if (n != r) bad++;
     } else {
@@ -195,12 +202,11 @@ static void run_round(enum api api) {
   for (int i = 0; i < norder; i++) printf(" %s", order[i]);
   printf("; %s, %s\n", early ? "SOME REPORTED BEFORE THEIR WRITE" : "each after its write",
          bad ? "INCONSISTENT RESULTS" : "results consistent");
-  (void)calls;
 }
 
 /* ---- 2. timeouts ---- */
 
-static const char *took_verdict(long long took, long ms) {
+static const char* took_verdict(long long took, long ms) {
   if (took < ms * MS) return "TOO EARLY";
   if (took > ms * MS + 4000 * MS) return "TOO LATE";
   return ms ? "after >= timeout" : "at once";
@@ -213,7 +219,8 @@ static void test_timeouts(void) {
   struct pollfd pfd = {p[0], POLLIN, 0};
   long long t0 = now_ns();
   int r = poll(&pfd, 1, 0);
-  printf("  poll timeout 0, nothing ready: %d %s\n", r, now_ns() - t0 < 500 * MS ? "at once" : "LATE");
+  printf("  poll timeout 0, nothing ready: %d %s\n", r,
+         now_ns() - t0 < 500 * MS ? "at once" : "LATE");
   write(p[1], "x", 1);
   t0 = now_ns();
   r = poll(&pfd, 1, 0);
@@ -233,8 +240,8 @@ static void test_timeouts(void) {
   struct timespec ts = {0, 100 * 1000000L};
   t0 = now_ns();
   r = ppoll(&pfd, 1, &ts, NULL);
-  printf("  ppoll 100 ms: %d %s, timeout afterwards %ld.%09ld\n", r, took_verdict(now_ns() - t0, 100),
-         (long)ts.tv_sec, ts.tv_nsec);
+  printf("  ppoll 100 ms: %d %s, timeout afterwards %ld.%09ld\n", r,
+         took_verdict(now_ns() - t0, 100), (long)ts.tv_sec, ts.tv_nsec);
 
   fd_set rs;
   FD_ZERO(&rs);
@@ -249,7 +256,8 @@ static void test_timeouts(void) {
   tv.tv_usec = 100000;
   t0 = now_ns();
   r = select(0, NULL, NULL, NULL, &tv);
-  printf("  select(0, NULL, NULL, NULL, 100 ms) as a sleep: %d %s\n", r, took_verdict(now_ns() - t0, 100));
+  printf("  select(0, NULL, NULL, NULL, 100 ms) as a sleep: %d %s\n", r,
+         took_verdict(now_ns() - t0, 100));
   tv.tv_sec = 0;
   tv.tv_usec = 0;
   FD_ZERO(&rs);
@@ -264,8 +272,8 @@ static void test_timeouts(void) {
   ts.tv_nsec = 100 * 1000000L;
   t0 = now_ns();
   r = pselect(p[0] + 1, &rs, NULL, NULL, &ts, NULL);
-  printf("  pselect 100 ms: %d %s, timeout afterwards %ld.%09ld\n", r, took_verdict(now_ns() - t0, 100),
-         (long)ts.tv_sec, ts.tv_nsec);
+  printf("  pselect 100 ms: %d %s, timeout afterwards %ld.%09ld\n", r,
+         took_verdict(now_ns() - t0, 100), (long)ts.tv_sec, ts.tv_nsec);
 
   /* select with a long timeout that data cuts short: the remaining time */
   struct source s = {"late", p[0], p[1], 0, GAP_MS, 0, 0};
@@ -281,7 +289,8 @@ static void test_timeouts(void) {
   pthread_join(t, NULL);
   long long rem = tv.tv_sec * 1000000000LL + tv.tv_usec * 1000LL;
   printf("  select 2 s, data after %d ms: %d, bit %s, %s, remaining %s\n", GAP_MS, r,
-         FD_ISSET(p[0], &rs) ? "set" : "CLEARED", took >= GAP_MS * MS / 2 ? "waited for it" : "DID NOT WAIT",
+         FD_ISSET(p[0], &rs) ? "set" : "CLEARED",
+         took >= GAP_MS * MS / 2 ? "waited for it" : "DID NOT WAIT",
          rem > 0 && rem < 2000 * MS ? "between 0 and 2 s" : "WRONG");
   read(p[0], &c, 1);
 
@@ -342,15 +351,15 @@ static void test_rw_sets(void) {
 
 /* ---- 4. hang-ups ---- */
 
-static void *closer(void *arg) {
-  int fd = *(int *)arg;
+static void* closer(void* arg) {
+  int fd = *(int*)arg;
   msleep(GAP_MS);
   close(fd);
   return NULL;
 }
 
-static void *shutter(void *arg) {
-  int fd = *(int *)arg;
+static void* shutter(void* arg) {
+  int fd = *(int*)arg;
   msleep(GAP_MS);
   shutdown(fd, SHUT_WR);
   return NULL;
@@ -403,8 +412,8 @@ static void test_hangups(void) {
   r = poll(&pfd, 1, -1);
   took = now_ns() - t0;
   pthread_join(t, NULL);
-  printf("  socketpair peer shuts down writing while we poll: %d %s, %s\n", r, events_str(pfd.revents),
-         took >= GAP_MS * MS / 2 ? "waited for it" : "DID NOT WAIT");
+  printf("  socketpair peer shuts down writing while we poll: %d %s, %s\n", r,
+         events_str(pfd.revents), took >= GAP_MS * MS / 2 ? "waited for it" : "DID NOT WAIT");
   pthread_create(&t, NULL, closer, &sv[1]);
   pfd.events = POLLOUT;
   t0 = now_ns();
@@ -428,8 +437,8 @@ static void test_bad_fds(void) {
   close(p[0]);
   struct pollfd pfd[3] = {{closed, POLLIN, 0}, {p[1], POLLOUT, 0}, {-1, POLLIN, 0x7}};
   int r = poll(pfd, 3, -1);
-  printf("  poll [closed fd, pipe without readers, -1]: %d; %s, %s, %s\n", r, events_str(pfd[0].revents),
-         events_str(pfd[1].revents), events_str(pfd[2].revents));
+  printf("  poll [closed fd, pipe without readers, -1]: %d; %s, %s, %s\n", r,
+         events_str(pfd[0].revents), events_str(pfd[1].revents), events_str(pfd[2].revents));
   struct pollfd one = {closed, POLLIN, 0};
   struct timespec ts = {1, 0};
   long long t0 = now_ns();
@@ -443,7 +452,8 @@ static void test_bad_fds(void) {
   errno = 0;
   t0 = now_ns();
   r = select(closed + 1, &rs, NULL, NULL, &tv);
-  printf("  select [closed fd]: %d %s %s\n", r, errname(errno), now_ns() - t0 < 500 * MS ? "at once" : "LATE");
+  printf("  select [closed fd]: %d %s %s\n", r, errname(errno),
+         now_ns() - t0 < 500 * MS ? "at once" : "LATE");
   struct pollfd neg = {-7, POLLIN, 0x7};
   t0 = now_ns();
   r = poll(&neg, 1, 100);
@@ -457,7 +467,7 @@ static void test_bad_fds(void) {
 static int shared_fd;
 static atomic_int woke;
 
-static void *shared_poller(void *arg) {
+static void* shared_poller(void* arg) {
   (void)arg;
   struct pollfd pfd = {shared_fd, POLLIN, 0};
   if (poll(&pfd, 1, 5000) == 1 && pfd.revents == POLLIN) atomic_fetch_add(&woke, 1);

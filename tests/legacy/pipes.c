@@ -43,25 +43,32 @@ static void msleep(long ms) {
   }
 }
 
-static const char *errname(int e) {
+static const char* errname(int e) {
   switch (e) {
-    case 0: return "0";
-    case EAGAIN: return "EAGAIN";
-    case EINTR: return "EINTR";
-    case EBADF: return "EBADF";
-    case EPIPE: return "EPIPE";
-    case EINVAL: return "EINVAL";
-    default: return "other";
+    case 0:
+      return "0";
+    case EAGAIN:
+      return "EAGAIN";
+    case EINTR:
+      return "EINTR";
+    case EBADF:
+      return "EBADF";
+    case EPIPE:
+      return "EPIPE";
+    case EINVAL:
+      return "EINVAL";
+    default:
+      return "other";
   }
 }
 
-static void die(const char *what) {
+static void die(const char* what) {
   printf("FAILED: %s: %s\n", what, errname(errno));
   exit(1);
 }
 
 /* FNV-1a, 64 bit */
-static uint64_t fnv(uint64_t h, const unsigned char *p, size_t n) {
+static uint64_t fnv(uint64_t h, const unsigned char* p, size_t n) {
   for (size_t i = 0; i < n; i++) {
     h ^= p[i];
     h *= 1099511628211ULL;
@@ -70,7 +77,7 @@ static uint64_t fnv(uint64_t h, const unsigned char *p, size_t n) {
 }
 #define FNV_INIT 14695981039346656037ULL
 
-static void fill(unsigned char *p, size_t n, uint32_t seed) {
+static void fill(unsigned char* p, size_t n, uint32_t seed) {
   uint32_t x = seed * 2654435761u + 1;
   for (size_t i = 0; i < n; i++) {
     x ^= x << 13;
@@ -82,7 +89,8 @@ static void fill(unsigned char *p, size_t n, uint32_t seed) {
 
 /* ---- 1. bulk pipe ---- */
 
-static const size_t chunk_sizes[] = {1 * MIB + 123, 4 * MIB, 3 * MIB - 123, 2 * MIB, 4 * MIB, 2 * MIB};
+static const size_t chunk_sizes[] = {1 * MIB + 123, 4 * MIB, 3 * MIB - 123,
+                                     2 * MIB,       4 * MIB, 2 * MIB};
 enum { NCHUNKS = sizeof chunk_sizes / sizeof chunk_sizes[0] };
 
 struct bulk {
@@ -93,11 +101,11 @@ struct bulk {
   long reads;
 };
 
-static void *bulk_writer(void *arg) {
-  struct bulk *b = arg;
+static void* bulk_writer(void* arg) {
+  struct bulk* b = arg;
   b->sum = FNV_INIT;
   for (int i = 0; i < NCHUNKS; i++) {
-    unsigned char *buf = malloc(chunk_sizes[i]);
+    unsigned char* buf = malloc(chunk_sizes[i]);
     fill(buf, chunk_sizes[i], (uint32_t)i + 1);
     ssize_t w = write(b->fd, buf, chunk_sizes[i]);
     if (w == (ssize_t)chunk_sizes[i]) b->full_writes++;
@@ -111,8 +119,8 @@ static void *bulk_writer(void *arg) {
   return NULL;
 }
 
-static void *bulk_reader(void *arg) {
-  struct bulk *b = arg;
+static void* bulk_reader(void* arg) {
+  struct bulk* b = arg;
   static unsigned char buf[100000]; /* deliberately not a power of two */
   b->sum = FNV_INIT;
   for (;;) {
@@ -151,8 +159,8 @@ static void test_bulk(void) {
 
 static unsigned char vsrc[V1 + V2 + V3];
 
-static void *vec_writer(void *arg) {
-  int fd = *(int *)arg;
+static void* vec_writer(void* arg) {
+  int fd = *(int*)arg;
   struct iovec iov[3] = {{vsrc, V1}, {vsrc + V1, V2}, {vsrc + V1 + V2, V3}};
   ssize_t w = writev(fd, iov, 3);
   /* second writev: empty iovec in the middle */
@@ -195,10 +203,10 @@ static void test_vec(void) {
 
 #define ROUNDS 10000
 
-static int recv_all(int fd, void *p, size_t n) {
+static int recv_all(int fd, void* p, size_t n) {
   size_t got = 0;
   while (got < n) {
-    ssize_t r = recv(fd, (char *)p + got, n - got, 0);
+    ssize_t r = recv(fd, (char*)p + got, n - got, 0);
     if (r < 0 && errno == EINTR) continue;
     if (r <= 0) return -1;
     got += (size_t)r;
@@ -206,8 +214,8 @@ static int recv_all(int fd, void *p, size_t n) {
   return 0;
 }
 
-static void *pong(void *arg) {
-  int fd = *(int *)arg;
+static void* pong(void* arg) {
+  int fd = *(int*)arg;
   uint32_t v;
   for (;;) {
     if (recv_all(fd, &v, sizeof v) < 0) break;
@@ -241,8 +249,8 @@ static void test_pingpong(void) {
 
 /* ---- 4. datagrams ---- */
 
-static void *dgram_sender(void *arg) {
-  int fd = *(int *)arg;
+static void* dgram_sender(void* arg) {
+  int fd = *(int*)arg;
   msleep(40);
   char a[] = "first datagram";
   sendto(fd, a, sizeof a, 0, NULL, 0);
@@ -285,24 +293,27 @@ static void test_dgram(void) {
   m.msg_iov = &iov3;
   m.msg_iovlen = 1;
   n = recvmsg(sv[0], &m, 0);
-  printf("recvmsg truncated: %zd bytes, MSG_TRUNC %s\n", n, m.msg_flags & MSG_TRUNC ? "set" : "clear");
+  printf("recvmsg truncated: %zd bytes, MSG_TRUNC %s\n", n,
+         m.msg_flags & MSG_TRUNC ? "set" : "clear");
   close(sv[0]);
   close(sv[1]);
 }
 
 /* ---- 5. O_NONBLOCK as the program sets it ---- */
 
-static void *late_writer(void *arg) {
-  int fd = *(int *)arg;
+static void* late_writer(void* arg) {
+  int fd = *(int*)arg;
   msleep(100);
   write(fd, "late", 4);
   return NULL;
 }
 
-static void show_flags(const char *what, int fd) {
+static void show_flags(const char* what, int fd) {
   int fl = fcntl(fd, F_GETFL);
   printf("  %s: F_GETFL 0x%x (access %s, O_NONBLOCK %s)\n", what, fl,
-         (fl & O_ACCMODE) == O_RDONLY ? "O_RDONLY" : (fl & O_ACCMODE) == O_WRONLY ? "O_WRONLY" : "O_RDWR",
+         (fl & O_ACCMODE) == O_RDONLY   ? "O_RDONLY"
+         : (fl & O_ACCMODE) == O_WRONLY ? "O_WRONLY"
+                                        : "O_RDWR",
          fl & O_NONBLOCK ? "set" : "clear");
 }
 
@@ -351,7 +362,8 @@ static void test_nonblock(void) {
   n = read(p[0], buf, sizeof buf);
   took = now_ns() - t0;
   pthread_join(t, NULL);
-  printf("  blocking read: %zd \"%s\" %s\n", n, buf, took >= 90 * MS ? "waited for the writer" : "DID NOT WAIT");
+  printf("  blocking read: %zd \"%s\" %s\n", n, buf,
+         took >= 90 * MS ? "waited for the writer" : "DID NOT WAIT");
   close(p[0]);
   close(p[1]);
 
@@ -376,7 +388,8 @@ static void test_nonblock(void) {
   n = read(p[0], buf, sizeof buf);
   took = now_ns() - t0;
   pthread_join(t, NULL);
-  printf("  blocking read: %zd \"%s\" %s\n", n, buf, took >= 90 * MS ? "waited for the writer" : "DID NOT WAIT");
+  printf("  blocking read: %zd \"%s\" %s\n", n, buf,
+         took >= 90 * MS ? "waited for the writer" : "DID NOT WAIT");
   close(d);
   close(p[0]);
   close(p[1]);
@@ -384,8 +397,8 @@ static void test_nonblock(void) {
 
 /* ---- 6. dup2 / dup3 ---- */
 
-static void *eof_writer(void *arg) {
-  int fd = *(int *)arg;
+static void* eof_writer(void* arg) {
+  int fd = *(int*)arg;
   msleep(50);
   write(fd, "via dup", 7);
   msleep(50);

@@ -48,23 +48,34 @@ static long long now_ns(void) {
   return ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-static const char *errname(int e) {
+static const char* errname(int e) {
   switch (e) {
-    case 0: return "0";
-    case EAGAIN: return "EAGAIN";
-    case EINTR: return "EINTR";
-    case EBADF: return "EBADF";
-    case EINVAL: return "EINVAL";
-    case EINPROGRESS: return "EINPROGRESS";
-    case ECONNREFUSED: return "ECONNREFUSED";
-    case ECONNRESET: return "ECONNRESET";
-    case ETIMEDOUT: return "ETIMEDOUT";
-    case EDOM: return "EDOM";
-    default: return "other";
+    case 0:
+      return "0";
+    case EAGAIN:
+      return "EAGAIN";
+    case EINTR:
+      return "EINTR";
+    case EBADF:
+      return "EBADF";
+    case EINVAL:
+      return "EINVAL";
+    case EINPROGRESS:
+      return "EINPROGRESS";
+    case ECONNREFUSED:
+      return "ECONNREFUSED";
+    case ECONNRESET:
+      return "ECONNRESET";
+    case ETIMEDOUT:
+      return "ETIMEDOUT";
+    case EDOM:
+      return "EDOM";
+    default:
+      return "other";
   }
 }
 
-static void die(const char *what) {
+static void die(const char* what) {
   printf("FAILED: %s: %s\n", what, errname(errno));
   exit(1);
 }
@@ -78,18 +89,18 @@ static int make_listener(void) {
   memset(&a, 0, sizeof a);
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (bind(ls, (struct sockaddr *)&a, sizeof a) < 0) die("bind");
+  if (bind(ls, (struct sockaddr*)&a, sizeof a) < 0) die("bind");
   if (listen(ls, 4096) < 0) die("listen");
   socklen_t len = sizeof listen_addr;
-  getsockname(ls, (struct sockaddr *)&listen_addr, &len);
+  getsockname(ls, (struct sockaddr*)&listen_addr, &len);
   return ls;
 }
 
-static int connect_to(const struct sockaddr_in *a) {
+static int connect_to(const struct sockaddr_in* a) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return -1;
   for (;;) {
-    if (connect(fd, (const struct sockaddr *)a, sizeof *a) == 0) return fd;
+    if (connect(fd, (const struct sockaddr*)a, sizeof *a) == 0) return fd;
     if (errno != EINTR) break;
   }
   close(fd);
@@ -110,9 +121,9 @@ struct acceptor {
   int accepted;
 };
 
-static void *acceptor_main(void *arg) {
-  struct acceptor *a = arg;
-  int *fds = calloc((size_t)a->expected, sizeof *fds);
+static void* acceptor_main(void* arg) {
+  struct acceptor* a = arg;
+  int* fds = calloc((size_t)a->expected, sizeof *fds);
   while (a->accepted < a->expected) {
     int fd = accept(a->ls, NULL, NULL);
     if (fd < 0) {
@@ -137,9 +148,9 @@ struct fanout {
   atomic_int good, early, late, connect_failed, other;
 };
 
-static struct fanout *fan;
+static struct fanout* fan;
 
-static void *client_main(void *arg) {
+static void* client_main(void* arg) {
   long i = (long)arg;
   long tmo = fan->timeout_ms[i % 2];
   int fd = connect_to(&listen_addr);
@@ -198,9 +209,9 @@ static void run_fanout(int n, long tmo_even, long tmo_odd, int say_ready) {
   struct acceptor acc = {ls, n, rel[0], 0};
   pthread_t at;
   pthread_create(&at, NULL, acceptor_main, &acc);
-  pthread_t *t = calloc((size_t)n, sizeof *t);
+  pthread_t* t = calloc((size_t)n, sizeof *t);
   for (long i = 0; i < n; i++) {
-    int err = pthread_create(&t[i], NULL, client_main, (void *)i);
+    int err = pthread_create(&t[i], NULL, client_main, (void*)i);
     if (err != 0) {
       printf("pthread_create failed at %ld: %s\n", i, strerror(err));
       exit(1);
@@ -219,15 +230,16 @@ static void run_fanout(int n, long tmo_even, long tmo_odd, int say_ready) {
   close(rel[1]);
   close(ls);
   free(t);
-  printf("  %d clients: %d EAGAIN after >= timeout, %d too early, %d too late, %d other results, "
-         "%d failed to connect; the silent peer accepted %d\n",
-         n, atomic_load(&f.good), atomic_load(&f.early), atomic_load(&f.late),
-         atomic_load(&f.other), atomic_load(&f.connect_failed), acc.accepted);
+  printf(
+      "  %d clients: %d EAGAIN after >= timeout, %d too early, %d too late, %d other results, "
+      "%d failed to connect; the silent peer accepted %d\n",
+      n, atomic_load(&f.good), atomic_load(&f.early), atomic_load(&f.late), atomic_load(&f.other),
+      atomic_load(&f.connect_failed), acc.accepted);
 }
 
 /* ---- a connected pair, for the single-socket tests ---- */
 
-static void make_pair(int ls, int *client, int *server) {
+static void make_pair(int ls, int* client, int* server) {
   *client = connect_to(&listen_addr);
   if (*client < 0) die("connect");
   *server = accept(ls, NULL, NULL);
@@ -235,7 +247,7 @@ static void make_pair(int ls, int *client, int *server) {
 }
 
 /* expect -1/EAGAIN at once (well before the 2 s SO_RCVTIMEO a wrong park would wait) */
-static void expect_eagain_at_once(const char *what, ssize_t (*op)(int), int fd) {
+static void expect_eagain_at_once(const char* what, ssize_t (*op)(int), int fd) {
   long long t0 = now_ns();
   errno = 0;
   ssize_t n = op(fd);
@@ -256,24 +268,28 @@ static ssize_t op_recv_dontwait(int fd) {
   char b[8];
   return recv(fd, b, sizeof b, MSG_DONTWAIT);
 }
-static ssize_t op_accept(int fd) { return accept(fd, NULL, NULL); }
-static ssize_t op_accept4(int fd) { return accept4(fd, NULL, NULL, SOCK_CLOEXEC); }
+static ssize_t op_accept(int fd) {
+  return accept(fd, NULL, NULL);
+}
+static ssize_t op_accept4(int fd) {
+  return accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+}
 
-static void show_flags(const char *what, int fd) {
+static void show_flags(const char* what, int fd) {
   int fl = fcntl(fd, F_GETFL);
   printf("  %s: F_GETFL 0x%x (O_NONBLOCK %s)\n", what, fl, fl & O_NONBLOCK ? "set" : "clear");
 }
 
-static void expect_timeout(const char *what, ssize_t (*op)(int), int fd, long ms) {
+static void expect_timeout(const char* what, ssize_t (*op)(int), int fd, long ms) {
   long long t0 = now_ns();
   errno = 0;
   ssize_t n = op(fd);
   int e = errno;
   long long took = now_ns() - t0;
   printf("  %s: %zd %s %s\n", what, n, errname(e),
-         took < ms * MS - TICK_SLACK   ? "TOO EARLY"
+         took < ms * MS - TICK_SLACK  ? "TOO EARLY"
          : took > ms * MS + 3000 * MS ? "TOO LATE"
-                                        : "after >= timeout");
+                                      : "after >= timeout");
 }
 
 static void test_sndtimeo(int ls) {
@@ -282,14 +298,16 @@ static void test_sndtimeo(int ls) {
   make_pair(ls, &c, &s);
   set_timeout(c, SO_SNDTIMEO, 200);
   size_t big = 32u << 20;
-  char *buf = malloc(big);
+  char* buf = malloc(big);
   memset(buf, 'z', big);
   long long t0 = now_ns();
   errno = 0;
   ssize_t n = send(c, buf, big, 0);
   long long took = now_ns() - t0;
   printf("  send 32 MiB: %s, %s\n",
-         n > 0 && (size_t)n < big ? "partial count" : n == -1 && errno == EAGAIN ? "EAGAIN" : "UNEXPECTED",
+         n > 0 && (size_t)n < big     ? "partial count"
+         : n == -1 && errno == EAGAIN ? "EAGAIN"
+                                      : "UNEXPECTED",
          took >= 200 * MS - TICK_SLACK ? "after >= timeout" : "TOO EARLY");
   /* the kernel may still grow the buffers a little: keep writing until it
    * refuses outright; every call must take at least the timeout */
@@ -356,15 +374,16 @@ static void test_nonblocking(int ls) {
   int nb = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
   show_flags("socket(SOCK_NONBLOCK)", nb);
   errno = 0;
-  int r = connect(nb, (struct sockaddr *)&listen_addr, sizeof listen_addr);
+  int r = connect(nb, (struct sockaddr*)&listen_addr, sizeof listen_addr);
   printf("  non-blocking connect: %d %s\n", r, errname(errno));
   struct pollfd pfd = {nb, POLLOUT, 0};
   int pr = poll(&pfd, 1, 5000);
   int soerr = -1;
   socklen_t sl = sizeof soerr;
   getsockopt(nb, SOL_SOCKET, SO_ERROR, &soerr, &sl);
-  printf("  then poll POLLOUT: %d, revents%s%s, SO_ERROR %s\n", pr, pfd.revents & POLLOUT ? " POLLOUT" : "",
-         pfd.revents & ~POLLOUT ? " +OTHER" : "", errname(soerr));
+  printf("  then poll POLLOUT: %d, revents%s%s, SO_ERROR %s\n", pr,
+         pfd.revents & POLLOUT ? " POLLOUT" : "", pfd.revents & ~POLLOUT ? " +OTHER" : "",
+         errname(soerr));
   int a = -1;
   for (int tries = 0; tries < 200 && a < 0; tries++) {
     a = accept4(ls, NULL, NULL, SOCK_NONBLOCK);
@@ -382,7 +401,7 @@ static void test_nonblocking(int ls) {
   set_timeout(ls, SO_RCVTIMEO, 0);
 }
 
-static void print_timeout(const char *what, int fd, int opt) {
+static void print_timeout(const char* what, int fd, int opt) {
   struct timeval tv = {-1, -1};
   socklen_t len = sizeof tv;
   int r = getsockopt(fd, SOL_SOCKET, opt, &tv, &len);
@@ -416,24 +435,25 @@ static void test_refused(void) {
   memset(&a, 0, sizeof a);
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (bind(holder, (struct sockaddr *)&a, sizeof a) < 0) die("bind");
+  if (bind(holder, (struct sockaddr*)&a, sizeof a) < 0) die("bind");
   socklen_t len = sizeof a;
-  getsockname(holder, (struct sockaddr *)&a, &len);
+  getsockname(holder, (struct sockaddr*)&a, &len);
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   errno = 0;
-  int r = connect(fd, (struct sockaddr *)&a, sizeof a);
+  int r = connect(fd, (struct sockaddr*)&a, sizeof a);
   printf("  blocking connect: %d %s\n", r, errname(errno));
   close(fd);
   fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
   errno = 0;
-  r = connect(fd, (struct sockaddr *)&a, sizeof a);
+  r = connect(fd, (struct sockaddr*)&a, sizeof a);
   int e = errno;
   struct pollfd pfd = {fd, POLLOUT, 0};
   int pr = poll(&pfd, 1, 5000);
   int soerr = -1;
   len = sizeof soerr;
   getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len);
-  printf("  non-blocking connect: %d %s, poll %d, SO_ERROR %s\n", r, errname(e), pr, errname(soerr));
+  printf("  non-blocking connect: %d %s, poll %d, SO_ERROR %s\n", r, errname(e), pr,
+         errname(soerr));
   close(fd);
   close(holder);
 }

@@ -49,14 +49,20 @@ static void msleep(long ms) {
   }
 }
 
-static const char *errname(int e) {
+static const char* errname(int e) {
   switch (e) {
-    case 0: return "0";
-    case EAGAIN: return "EAGAIN";
-    case EINTR: return "EINTR";
-    case EPIPE: return "EPIPE";
-    case EBADF: return "EBADF";
-    default: return "other";
+    case 0:
+      return "0";
+    case EAGAIN:
+      return "EAGAIN";
+    case EINTR:
+      return "EINTR";
+    case EPIPE:
+      return "EPIPE";
+    case EBADF:
+      return "EBADF";
+    default:
+      return "other";
   }
 }
 
@@ -74,8 +80,8 @@ struct delayed {
   long ms;
 };
 
-static void *delayed_writer(void *arg) {
-  struct delayed *d = arg;
+static void* delayed_writer(void* arg) {
+  struct delayed* d = arg;
   msleep(d->ms);
   write(d->fd, "hello", 5);
   return NULL;
@@ -97,7 +103,8 @@ static void mode_read(void) {
   int e = errno;
   long long took = now_ns() - t0;
   printf("read, handler without SA_RESTART: %zd %s, handler ran %d time(s), %s\n", n, errname(e),
-         (int)alarms, took >= 900 * MS && took < 4000 * MS ? "when the alarm fired" : "AT THE WRONG TIME");
+         (int)alarms,
+         took >= 900 * MS && took < 4000 * MS ? "when the alarm fired" : "AT THE WRONG TIME");
 
   install(SIGALRM, on_alarm, SA_RESTART);
   alarms = 0;
@@ -125,11 +132,13 @@ static void mode_read(void) {
   errno = 0;
   n = write(sv[0], "x", 1);
   e = errno;
-  printf("write to a closed socket: %zd %s, SIGPIPE handler ran %d time(s)\n", n, errname(e), (int)pipes);
+  printf("write to a closed socket: %zd %s, SIGPIPE handler ran %d time(s)\n", n, errname(e),
+         (int)pipes);
   errno = 0;
   n = send(sv[0], "x", 1, MSG_NOSIGNAL);
   e = errno;
-  printf("send(MSG_NOSIGNAL) to it: %zd %s, SIGPIPE handler ran %d time(s)\n", n, errname(e), (int)pipes);
+  printf("send(MSG_NOSIGNAL) to it: %zd %s, SIGPIPE handler ran %d time(s)\n", n, errname(e),
+         (int)pipes);
   errno = 0;
   n = send(sv[0], "x", 1, 0);
   e = errno;
@@ -151,10 +160,12 @@ static void mode_wait(void) {
   long long took = now_ns() - t0;
   long long left = rem.tv_sec * 1000000000LL + rem.tv_nsec, asked = 3000 * MS;
   printf("nanosleep(3 s), SA_RESTART handler: %d %s, handler ran %d time(s), %s\n", r, errname(e),
-         (int)alarms, took >= 900 * MS && took < 2500 * MS ? "when the alarm fired" : "AT THE WRONG TIME");
+         (int)alarms,
+         took >= 900 * MS && took < 2500 * MS ? "when the alarm fired" : "AT THE WRONG TIME");
   printf("  rem %s, %s\n", left > 0 && left <= asked ? "> 0 and <= requested" : "OUT OF RANGE",
-         left <= asked - took + 50 * MS && left >= asked - took - 500 * MS ? "matches the time left"
-                                                                          : "DOES NOT MATCH THE TIME LEFT");
+         left <= asked - took + 50 * MS && left >= asked - took - 500 * MS
+             ? "matches the time left"
+             : "DOES NOT MATCH THE TIME LEFT");
 
   int p[2];
   if (pipe(p) < 0) return;
@@ -167,7 +178,8 @@ static void mode_wait(void) {
   e = errno;
   took = now_ns() - t0;
   printf("poll(forever), SA_RESTART handler: %d %s, handler ran %d time(s), %s\n", r, errname(e),
-         (int)alarms, took >= 900 * MS && took < 4000 * MS ? "when the alarm fired" : "AT THE WRONG TIME");
+         (int)alarms,
+         took >= 900 * MS && took < 4000 * MS ? "when the alarm fired" : "AT THE WRONG TIME");
   close(p[0]);
   close(p[1]);
 
@@ -183,15 +195,19 @@ static void mode_wait(void) {
   ssize_t n = write(p[1], data, big);
   e = errno;
   took = now_ns() - t0;
-  printf("write(4 MiB) into a pipe nobody reads, SA_RESTART handler: %s, handler ran %d time(s), %s\n",
-         n > 0 && (size_t)n < big ? "partial count" : n < 0 ? errname(e) : "FULL COUNT", (int)alarms,
-         took >= 900 * MS && took < 4000 * MS ? "when the alarm fired" : "AT THE WRONG TIME");
+  printf(
+      "write(4 MiB) into a pipe nobody reads, SA_RESTART handler: %s, handler ran %d time(s), %s\n",
+      n > 0 && (size_t)n < big ? "partial count"
+      : n < 0                  ? errname(e)
+                               : "FULL COUNT",
+      (int)alarms,
+      took >= 900 * MS && took < 4000 * MS ? "when the alarm fired" : "AT THE WRONG TIME");
   close(p[0]);
   close(p[1]);
 }
 
-int main(int argc, char **argv) {
-  const char *mode = argc > 1 ? argv[1] : "all";
+int main(int argc, char** argv) {
+  const char* mode = argc > 1 ? argv[1] : "all";
   if (strcmp(mode, "read") == 0 || strcmp(mode, "all") == 0) mode_read();
   if (strcmp(mode, "wait") == 0 || strcmp(mode, "all") == 0) mode_wait();
   printf("done\n");

@@ -36,14 +36,20 @@ static struct timespec to_ts(long long ns) {
   return ts;
 }
 
-static const char *errname(int e) {
+static const char* errname(int e) {
   switch (e) {
-    case 0: return "0";
-    case EINVAL: return "EINVAL";
-    case EINTR: return "EINTR";
-    case EFAULT: return "EFAULT";
-    case ENOTSUP: return "ENOTSUP";
-    default: return "other";
+    case 0:
+      return "0";
+    case EINVAL:
+      return "EINVAL";
+    case EINTR:
+      return "EINTR";
+    case EFAULT:
+      return "EFAULT";
+    case ENOTSUP:
+      return "ENOTSUP";
+    default:
+      return "other";
   }
 }
 
@@ -52,20 +58,20 @@ static const char *errname(int e) {
 enum kind { K_SLEEP, K_USLEEP, K_NANOSLEEP, K_CLOCK_REL, K_CLOCK_ABS_MONO, K_CLOCK_ABS_REAL };
 
 struct sleeper {
-  const char *name;
+  const char* name;
   enum kind kind;
   long long ns;      /* requested duration */
   long long t0_mono; /* phase start, for the absolute ones */
   long long t0_real;
-  int ret;           /* what the call returned */
-  int ok;            /* slept at least what it asked */
-  int finish;        /* finishing position */
+  int ret;    /* what the call returned */
+  int ok;     /* slept at least what it asked */
+  int finish; /* finishing position */
 };
 
 static atomic_int finish_counter;
 
-static void *sleeper_main(void *arg) {
-  struct sleeper *s = arg;
+static void* sleeper_main(void* arg) {
+  struct sleeper* s = arg;
   long long start = now_ns(CLOCK_MONOTONIC);
   struct timespec ts;
   switch (s->kind) {
@@ -179,7 +185,7 @@ static void phase_edges(void) {
 static long long many_deadline; /* CLOCK_MONOTONIC */
 static atomic_int many_done, many_short, many_bad_ret;
 
-static void *many_main(void *arg) {
+static void* many_main(void* arg) {
   long i = (long)arg;
   long long start = now_ns(CLOCK_MONOTONIC), target = many_deadline;
   int ret = 0;
@@ -213,7 +219,7 @@ static void phase_many(void) {
   fflush(stdout);
   many_deadline = now_ns(CLOCK_MONOTONIC) + 1700 * MS;
   for (long i = 0; i < MANY; i++) {
-    int err = pthread_create(&t[i], NULL, many_main, (void *)i);
+    int err = pthread_create(&t[i], NULL, many_main, (void*)i);
     if (err != 0) {
       printf("pthread_create failed at %ld: %s\n", i, strerror(err));
       exit(1);

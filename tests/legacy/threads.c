@@ -18,15 +18,22 @@ static void msleep(long ms) {
   }
 }
 
-static const char *errname(int e) {
+static const char* errname(int e) {
   switch (e) {
-    case 0: return "0";
-    case EDEADLK: return "EDEADLK";
-    case EINVAL: return "EINVAL";
-    case ESRCH: return "ESRCH";
-    case EBADF: return "EBADF";
-    case EINTR: return "EINTR";
-    default: return "other";
+    case 0:
+      return "0";
+    case EDEADLK:
+      return "EDEADLK";
+    case EINVAL:
+      return "EINVAL";
+    case ESRCH:
+      return "ESRCH";
+    case EBADF:
+      return "EBADF";
+    case EINTR:
+      return "EINTR";
+    default:
+      return "other";
   }
 }
 
@@ -34,7 +41,7 @@ static const char *errname(int e) {
 
 static pthread_t seen_self;
 
-static void *record_self(void *arg) {
+static void* record_self(void* arg) {
   (void)arg;
   seen_self = pthread_self();
   return NULL;
@@ -44,31 +51,33 @@ static void test_identity(void) {
   pthread_t t;
   pthread_create(&t, NULL, record_self, NULL);
   pthread_join(t, NULL);
-  printf("identity: created id equals its pthread_self: %d, equals main's: %d, main equals itself: %d\n",
-         pthread_equal(t, seen_self) != 0, pthread_equal(pthread_self(), seen_self) != 0,
-         pthread_equal(pthread_self(), pthread_self()) != 0);
+  printf(
+      "identity: created id equals its pthread_self: %d, equals main's: %d, main equals itself: "
+      "%d\n",
+      pthread_equal(t, seen_self) != 0, pthread_equal(pthread_self(), seen_self) != 0,
+      pthread_equal(pthread_self(), pthread_self()) != 0);
 }
 
 /* ---- return values ---- */
 
-static void *returns_42(void *arg) {
+static void* returns_42(void* arg) {
   (void)arg;
-  return (void *)42;
+  return (void*)42;
 }
 
 static void deep_exit(int depth) {
   if (depth < 0) return;
-  if (depth == 0) pthread_exit((void *)43);
+  if (depth == 0) pthread_exit((void*)43);
   deep_exit(depth - 1);
 }
 
-static void *exits_43(void *arg) {
+static void* exits_43(void* arg) {
   (void)arg;
   deep_exit(10);
-  return (void *)-1;
+  return (void*)-1;
 }
 
-static void *quick(void *arg) {
+static void* quick(void* arg) {
   return arg;
 }
 
@@ -77,7 +86,7 @@ static void test_results(void) {
   void *ra = NULL, *rb = NULL, *rc = NULL;
   pthread_create(&a, NULL, returns_42, NULL);
   pthread_create(&b, NULL, exits_43, NULL);
-  pthread_create(&c, NULL, quick, (void *)44);
+  pthread_create(&c, NULL, quick, (void*)44);
   msleep(50); /* c has long finished when it is joined */
   int ea = pthread_join(a, &ra), eb = pthread_join(b, &rb), ec = pthread_join(c, &rc);
   printf("results: return %ld (%d), pthread_exit %ld (%d), joined after it finished %ld (%d)\n",
@@ -89,7 +98,7 @@ static void test_results(void) {
 
 static int done_pipe[2];
 
-static void *detaches_itself(void *arg) {
+static void* detaches_itself(void* arg) {
   (void)arg;
   pthread_detach(pthread_self());
   msleep(30);
@@ -97,14 +106,14 @@ static void *detaches_itself(void *arg) {
   return NULL;
 }
 
-static void *detached_later(void *arg) {
+static void* detached_later(void* arg) {
   (void)arg;
   msleep(60);
   write(done_pipe[1], "b", 1);
   return NULL;
 }
 
-static void *born_detached(void *arg) {
+static void* born_detached(void* arg) {
   (void)arg;
   msleep(90);
   write(done_pipe[1], "c", 1);
@@ -140,20 +149,20 @@ static void test_detach(void) {
 
 #define CHAIN 200
 
-static void *chain(void *arg) {
+static void* chain(void* arg) {
   long depth = (long)arg;
-  if (depth == CHAIN) return (void *)0;
+  if (depth == CHAIN) return (void*)0;
   pthread_t child;
-  if (pthread_create(&child, NULL, chain, (void *)(depth + 1)) != 0) return (void *)-100000L;
-  void *r;
+  if (pthread_create(&child, NULL, chain, (void*)(depth + 1)) != 0) return (void*)-100000L;
+  void* r;
   pthread_join(child, &r);
-  return (void *)((long)r + 1);
+  return (void*)((long)r + 1);
 }
 
 static void test_chain(void) {
   pthread_t t;
-  void *r;
-  pthread_create(&t, NULL, chain, (void *)0L);
+  void* r;
+  pthread_create(&t, NULL, chain, (void*)0L);
   pthread_join(t, &r);
   printf("a chain of %d threads, each creating and joining the next: %ld\n", CHAIN, (long)r);
 }
@@ -167,9 +176,9 @@ static unsigned long recurse(int depth) {
   return below + frame[depth % sizeof frame];
 }
 
-static void *deep(void *arg) {
+static void* deep(void* arg) {
   int depth = (int)(long)arg;
-  return (void *)recurse(depth);
+  return (void*)recurse(depth);
 }
 
 /* About 1.1 KiB of stack per frame: fine in the stack asked for, fatal in a
@@ -182,8 +191,8 @@ static void deep_in_stack(size_t bytes, long frames) {
   size_t sz = 0;
   pthread_attr_getstacksize(&attr, &sz);
   pthread_t t;
-  void *r = NULL;
-  int e = pthread_create(&t, &attr, deep, (void *)frames);
+  void* r = NULL;
+  int e = pthread_create(&t, &attr, deep, (void*)frames);
   if (e == 0) pthread_join(t, &r);
   pthread_attr_destroy(&attr);
   printf("stack: asked for %zu KiB (%d), %ld frames of 1 KiB deep: %lu\n", sz >> 10, e, frames,
@@ -200,7 +209,7 @@ static void test_stack(void) {
 
 static int errno_ok[2];
 
-static void *errno_a(void *arg) {
+static void* errno_a(void* arg) {
   (void)arg;
   errno = EINTR;
   msleep(60);
@@ -208,7 +217,7 @@ static void *errno_a(void *arg) {
   return NULL;
 }
 
-static void *errno_b(void *arg) {
+static void* errno_b(void* arg) {
   (void)arg;
   msleep(30);
   char c;
@@ -234,7 +243,7 @@ static void test_errno(void) {
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static long counter;
 
-static void *count(void *arg) {
+static void* count(void* arg) {
   (void)arg;
   for (int i = 0; i < 1000; i++) {
     pthread_mutex_lock(&lock);
