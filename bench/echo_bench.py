@@ -611,8 +611,16 @@ def pick_cores():
     return cpus[0], cpus[0]
 
 
+def _exit_on_signal(signum, _frame):
+    # Turn SIGTERM/SIGHUP into an exception so the running trial's finally
+    # block still kills its server (it is in its own session, see run_trial).
+    raise SystemExit(128 + signum)
+
+
 def main(argv=None):
     a = parse_args(sys.argv[1:] if argv is None else argv)
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _exit_on_signal)
     a.build = os.path.abspath(a.build)
     ensure_tools(a.build)
     a.loadclient = tool_path(a.build, "loadclient")

@@ -91,6 +91,8 @@ int wanted_events(const FdEntry* e) {
 
 void link(FdWait* w) {
   FdEntry* e = w->entry;
+  w->generation = e->generation;
+  w->woken = false;
   w->prev = nullptr;
   w->next = e->waiters;
   if (e->waiters) e->waiters->prev = w;
@@ -161,6 +163,7 @@ void forget(FdEntry* e) {
   if (!e->known && !e->waiters && !e->poll) return;
   wake_all(e, WakeReason::kClosed);
   close_poll(e);
+  e->in_flight = 0;
   if (e->file && --e->file->refs == 0) delete e->file;
   e->file = nullptr;
   e->known = false;
@@ -186,14 +189,22 @@ void on_poll(uv_poll_t* handle, int status, int events) {
     FdWait* next = w->next;
     if (w->events & fired) {
       unlink(w);
+      w->woken = true;
+      e->in_flight++;
       unpark(w->thread, WakeReason::kReady);
     }
     w = next;
   }
   // Interest stays registered after a wake-up (the thread will most likely
-  // wait again); it is dropped when readiness arrives that nobody waits for.
+  // wait again); it is dropped when readiness arrives that nobody waits for
+  // and no woken thread is still on its way (libuv polls again before the
+  // woken threads run when a poll fills its event array).
   int unwanted = fired & ~waited;
-  if (unwanted) set_poll_events(e, e->poll_events & ~uv_events(unwanted));
+  if (unwanted && e->in_flight == 0) set_poll_events(e, e->poll_events & ~uv_events(unwanted));
+  // Run the woken threads now, inside the callback. epoll is level-triggered
+  // and libuv polls again at once when a poll fills its event array: a fd
+  // whose thread has not yet read its data would be reported over and over.
+  if (e->in_flight) run_ready(tls.hub);
 }
 
 }  // namespace
@@ -270,7 +281,11 @@ WakeReason wait_fds(FdWait* waits, int count, Deadline deadline, bool interrupti
     }
   }
   WakeReason why = park(deadline, interruptible);
-  for (int i = 0; i < count; i++) unlink(&waits[i]);
+  for (int i = 0; i < count; i++) {
+    FdWait* w = &waits[i];
+    unlink(w);
+    if (w->woken && w->entry->generation == w->generation) w->entry->in_flight--;
+  }
   return why;
 }
 

@@ -46,6 +46,8 @@ struct FdWait {
   FdWait* prev = nullptr;
   FdWait* next = nullptr;
   bool linked = false;
+  bool woken = false;  // by this fd's readiness
+  uint32_t generation = 0;
 };
 
 // Entries are never freed: a closed fd's entry is reset in place and its
@@ -66,6 +68,7 @@ struct FdEntry {
   uv_poll_t* poll = nullptr;  // one handle per fd, shared by all waiters
   int poll_events = 0;        // UV_* events the handle watches now
   int wanted[3] = {0, 0, 0};  // waiters wanting read, write, priority
+  int in_flight = 0;          // threads woken by readiness that have not run yet
   FdWait* waiters = nullptr;
 
   bool nonblock() const { return file->nonblock; }

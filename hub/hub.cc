@@ -93,9 +93,7 @@ boost::context::fiber hub_main(Hub* h, boost::context::fiber&& adopted) {
   h->adopted->ctx = std::move(adopted);
   if (h->adopted->state == RunState::kFinished) reap(h, h->adopted);
   for (;;) {
-    // Run what is ready now; threads readied meanwhile wait for the next
-    // round, after the loop has polled, so I/O is never starved.
-    for (size_t n = h->ready_count; n > 0; --n) run_thread(h, dequeue(h));
+    run_ready(h);
     uv_run(&h->loop, h->ready_head ? UV_RUN_NOWAIT : UV_RUN_ONCE);
   }
 }
@@ -132,6 +130,11 @@ void on_async(uv_async_t* async) {
 }
 
 }  // namespace
+
+void run_ready(Hub* h) {
+  // Threads readied meanwhile wait for the next round, so I/O is never starved.
+  for (size_t n = h->ready_count; n > 0; --n) run_thread(h, dequeue(h));
+}
 
 Hub* current_hub() {
   return tls.hub;

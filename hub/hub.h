@@ -39,6 +39,10 @@ WakeReason park(Deadline deadline, bool interruptible);
 void unpark(GreenThread* t, WakeReason why);
 void yield_thread();
 
+// On the hub fiber: runs the threads ready now. The hub's loop does it
+// between polls; a readiness callback does it at once (see fd_table.cc).
+void run_ready(Hub* h);
+
 // Parks until the deadline; returns kTimeout, or kSignal when interrupted.
 WakeReason sleep_until(Deadline deadline, bool interruptible = true);
 
