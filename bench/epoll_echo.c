@@ -28,21 +28,21 @@
 #define BUFSZ 4096
 
 struct conn {
-  char *pending; /* unsent bytes, NULL when none */
+  char* pending; /* unsent bytes, NULL when none */
   size_t pending_off, pending_len;
   long total;
 };
 
-static struct conn **by_fd; /* indexed by fd */
+static struct conn** by_fd; /* indexed by fd */
 static size_t by_fd_cap;
 static int epfd;
 static long bytes_echoed, conns_done, conns_open;
 
-static struct conn *conn_for(int fd) {
+static struct conn* conn_for(int fd) {
   if ((size_t)fd >= by_fd_cap) {
     size_t cap = by_fd_cap ? by_fd_cap : 1024;
     while (cap <= (size_t)fd) cap *= 2;
-    struct conn **n = realloc(by_fd, cap * sizeof *n);
+    struct conn** n = realloc(by_fd, cap * sizeof *n);
     if (!n) return NULL;
     memset(n + by_fd_cap, 0, (cap - by_fd_cap) * sizeof *n);
     by_fd = n;
@@ -53,7 +53,7 @@ static struct conn *conn_for(int fd) {
 }
 
 static void conn_close(int fd) {
-  struct conn *c = by_fd[fd];
+  struct conn* c = by_fd[fd];
   bytes_echoed += c->total;
   conns_done++;
   conns_open--;
@@ -69,9 +69,10 @@ static void set_events(int fd, unsigned events) {
 }
 
 /* Write what is pending; returns 1 when all out, 0 when it would block, -1 on error. */
-static int flush_pending(int fd, struct conn *c) {
+static int flush_pending(int fd, struct conn* c) {
   while (c->pending_off < c->pending_len) {
-    ssize_t w = send(fd, c->pending + c->pending_off, c->pending_len - c->pending_off, MSG_NOSIGNAL);
+    ssize_t w =
+        send(fd, c->pending + c->pending_off, c->pending_len - c->pending_off, MSG_NOSIGNAL);
     if (w < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN) return 0;
@@ -85,7 +86,7 @@ static int flush_pending(int fd, struct conn *c) {
   return 1;
 }
 
-static void on_readable(int fd, struct conn *c) {
+static void on_readable(int fd, struct conn* c) {
   static char buf[BUFSZ];
   /* A bounded number of reads per wakeup keeps the loop fair. */
   for (int round = 0; round < 16; round++) {
@@ -128,7 +129,7 @@ static void on_readable(int fd, struct conn *c) {
   }
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char** argv) {
   if (argc < 2) {
     fprintf(stderr, "usage: %s PORT [MAX_CONNS]\n", argv[0]);
     return 2;
@@ -150,12 +151,12 @@ int main(int argc, char **argv) {
   addr.sin_family = AF_INET;
   addr.sin_port = htons((unsigned short)port);
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (bind(ls, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(ls, 4096) < 0) {
+  if (bind(ls, (struct sockaddr*)&addr, sizeof addr) < 0 || listen(ls, 4096) < 0) {
     perror("bind/listen");
     return 1;
   }
   socklen_t len = sizeof addr;
-  getsockname(ls, (struct sockaddr *)&addr, &len);
+  getsockname(ls, (struct sockaddr*)&addr, &len);
   printf("listening %d\n", ntohs(addr.sin_port));
   fflush(stdout);
 
@@ -205,12 +206,14 @@ int main(int argc, char **argv) {
         continue;
       }
       if ((size_t)fd >= by_fd_cap || !by_fd[fd]) continue; /* closed earlier in this batch */
-      struct conn *c = by_fd[fd];
+      struct conn* c = by_fd[fd];
       if (c->pending) {
         if (evs[i].events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) {
           int r = flush_pending(fd, c);
-          if (r < 0) conn_close(fd);
-          else if (r > 0) set_events(fd, EPOLLIN);
+          if (r < 0)
+            conn_close(fd);
+          else if (r > 0)
+            set_events(fd, EPOLLIN);
         }
         continue;
       }

@@ -50,7 +50,7 @@
 
 static struct {
   int port;
-  const char *host;
+  const char* host;
   int conns;
   int msg_size;
   double duration, warmup, connect_timeout;
@@ -59,7 +59,7 @@ static struct {
   int verbose;
 } opt = {0, "127.0.0.1", 100, 64, 5.0, 1.0, 60.0, 50, 1000, 0};
 
-static void usage(FILE *f) {
+static void usage(FILE* f) {
   fprintf(f,
           "usage: loadclient --port PORT [options]\n"
           "  --port PORT            server port on 127.0.0.1 (required)\n"
@@ -70,13 +70,14 @@ static void usage(FILE *f) {
           "  --warmup SECONDS       unmeasured time before it (default 1)\n"
           "  --connect-rate N       connections opened per 10 ms tick (default 50)\n"
           "  --max-pending N        connections opened but not yet proven, at most (default 1000)\n"
-          "  --connect-timeout S    give up if not all connected after S seconds (default 60, max 600)\n"
+          "  --connect-timeout S    give up if not all connected after S seconds (default 60, max "
+          "600)\n"
           "  --verbose              progress on stderr\n",
           MAX_CONNS, MAX_MSG);
 }
 
-static double parse_num(const char *name, const char *s, double lo, double hi) {
-  char *end;
+static double parse_num(const char* name, const char* s, double lo, double hi) {
+  char* end;
   errno = 0;
   double v = strtod(s, &end);
   if (errno || end == s || *end || !(v >= lo && v <= hi)) {
@@ -86,29 +87,58 @@ static double parse_num(const char *name, const char *s, double lo, double hi) {
   return v;
 }
 
-static void parse_args(int argc, char **argv) {
-  static const struct option longopts[] = {
-      {"port", required_argument, 0, 'p'},          {"host", required_argument, 0, 'H'},
-      {"conns", required_argument, 0, 'c'},         {"msg-size", required_argument, 0, 's'},
-      {"duration", required_argument, 0, 'd'},      {"warmup", required_argument, 0, 'w'},
-      {"connect-rate", required_argument, 0, 'r'},  {"max-pending", required_argument, 0, 'm'},
-      {"connect-timeout", required_argument, 0, 't'}, {"verbose", no_argument, 0, 'v'},
-      {"help", no_argument, 0, 'h'},                {0, 0, 0, 0}};
+static void parse_args(int argc, char** argv) {
+  static const struct option longopts[] = {{"port", required_argument, 0, 'p'},
+                                           {"host", required_argument, 0, 'H'},
+                                           {"conns", required_argument, 0, 'c'},
+                                           {"msg-size", required_argument, 0, 's'},
+                                           {"duration", required_argument, 0, 'd'},
+                                           {"warmup", required_argument, 0, 'w'},
+                                           {"connect-rate", required_argument, 0, 'r'},
+                                           {"max-pending", required_argument, 0, 'm'},
+                                           {"connect-timeout", required_argument, 0, 't'},
+                                           {"verbose", no_argument, 0, 'v'},
+                                           {"help", no_argument, 0, 'h'},
+                                           {0, 0, 0, 0}};
   int c;
   while ((c = getopt_long(argc, argv, "p:H:c:s:d:w:r:m:t:vh", longopts, NULL)) != -1) {
     switch (c) {
-    case 'p': opt.port = (int)parse_num("port", optarg, 1, 65535); break;
-    case 'H': opt.host = optarg; break;
-    case 'c': opt.conns = (int)parse_num("conns", optarg, 1, MAX_CONNS); break;
-    case 's': opt.msg_size = (int)parse_num("msg-size", optarg, 1, MAX_MSG); break;
-    case 'd': opt.duration = parse_num("duration", optarg, 0.1, 3600); break;
-    case 'w': opt.warmup = parse_num("warmup", optarg, 0, 3600); break;
-    case 'r': opt.connect_rate = (int)parse_num("connect-rate", optarg, 1, MAX_CONNS); break;
-    case 'm': opt.max_pending = (int)parse_num("max-pending", optarg, 1, MAX_CONNS); break;
-    case 't': opt.connect_timeout = parse_num("connect-timeout", optarg, 1, 600); break;
-    case 'v': opt.verbose = 1; break;
-    case 'h': usage(stdout); exit(0);
-    default: usage(stderr); exit(2);
+      case 'p':
+        opt.port = (int)parse_num("port", optarg, 1, 65535);
+        break;
+      case 'H':
+        opt.host = optarg;
+        break;
+      case 'c':
+        opt.conns = (int)parse_num("conns", optarg, 1, MAX_CONNS);
+        break;
+      case 's':
+        opt.msg_size = (int)parse_num("msg-size", optarg, 1, MAX_MSG);
+        break;
+      case 'd':
+        opt.duration = parse_num("duration", optarg, 0.1, 3600);
+        break;
+      case 'w':
+        opt.warmup = parse_num("warmup", optarg, 0, 3600);
+        break;
+      case 'r':
+        opt.connect_rate = (int)parse_num("connect-rate", optarg, 1, MAX_CONNS);
+        break;
+      case 'm':
+        opt.max_pending = (int)parse_num("max-pending", optarg, 1, MAX_CONNS);
+        break;
+      case 't':
+        opt.connect_timeout = parse_num("connect-timeout", optarg, 1, 600);
+        break;
+      case 'v':
+        opt.verbose = 1;
+        break;
+      case 'h':
+        usage(stdout);
+        exit(0);
+      default:
+        usage(stderr);
+        exit(2);
     }
   }
   if (optind < argc) {
@@ -133,7 +163,7 @@ static int64_t now_ns(void) {
 
 static int64_t t_start; /* program start, for progress messages */
 
-static void vlog(const char *fmt, ...) {
+static void vlog(const char* fmt, ...) {
   if (!opt.verbose) return;
   va_list ap;
   va_start(ap, fmt);
@@ -209,10 +239,10 @@ struct conn {
   int64_t t_send, t_attempt, retry_at;
 };
 
-static struct conn *conns;
+static struct conn* conns;
 static int epfd;
 static struct sockaddr_in server_addr;
-static unsigned char *sendbuf; /* current message, rebuilt per (conn, seq) */
+static unsigned char* sendbuf; /* current message, rebuilt per (conn, seq) */
 static unsigned char recvbuf[MAX_MSG];
 
 static int n_proven, n_failed, n_pending; /* pending = CONNECTING + PROVING */
@@ -237,7 +267,7 @@ static void fill_msg(int ci, uint32_t seq) {
   for (int i = 0; i < opt.msg_size; i++) sendbuf[i] = msg_byte(ci, seq, i);
 }
 
-static void ep_set(struct conn *c, int ci, int want_out) {
+static void ep_set(struct conn* c, int ci, int want_out) {
   struct epoll_event ev = {.events = EPOLLIN | (want_out ? EPOLLOUT : 0), .data.u32 = (uint32_t)ci};
   if (epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &ev) < 0) {
     perror("loadclient: epoll_ctl MOD");
@@ -251,7 +281,7 @@ static int retryable(int err) {
          err == EADDRNOTAVAIL || err == EPIPE || err == ECONNABORTED || err == EINTR;
 }
 
-static void close_fd(struct conn *c) {
+static void close_fd(struct conn* c) {
   if (c->fd >= 0) {
     close(c->fd); /* also removes it from the epoll set */
     c->fd = -1;
@@ -259,7 +289,7 @@ static void close_fd(struct conn *c) {
 }
 
 /* A connection attempt failed before the connection was proven. */
-static void attempt_failed(struct conn *c, int err, int64_t now) {
+static void attempt_failed(struct conn* c, int err, int64_t now) {
   if (c->state == C_CONNECTING || c->state == C_PROVING) n_pending--;
   close_fd(c);
   last_errno_seen = err;
@@ -278,18 +308,19 @@ static void attempt_failed(struct conn *c, int err, int64_t now) {
 }
 
 /* After a connection was proven: a reset or a mismatch ends it for good. */
-static void conn_dead(struct conn *c) {
+static void conn_dead(struct conn* c) {
   close_fd(c);
   c->state = C_DEAD;
 }
 
-static int start_send(struct conn *c, int ci, int64_t now);
+static int start_send(struct conn* c, int ci, int64_t now);
 
-static int do_send(struct conn *c, int ci) {
+static int do_send(struct conn* c, int ci) {
   /* sendbuf may hold another connection's message: rebuild it. */
   fill_msg(ci, c->seq);
   while (c->send_off < opt.msg_size) {
-    ssize_t w = send(c->fd, sendbuf + c->send_off, (size_t)(opt.msg_size - c->send_off), MSG_NOSIGNAL);
+    ssize_t w =
+        send(c->fd, sendbuf + c->send_off, (size_t)(opt.msg_size - c->send_off), MSG_NOSIGNAL);
     if (w < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN) {
@@ -304,7 +335,7 @@ static int do_send(struct conn *c, int ci) {
   return 0;
 }
 
-static int start_send(struct conn *c, int ci, int64_t now) {
+static int start_send(struct conn* c, int ci, int64_t now) {
   c->seq++;
   c->send_off = 0;
   c->recv_off = 0;
@@ -312,7 +343,7 @@ static int start_send(struct conn *c, int ci, int64_t now) {
   return do_send(c, ci);
 }
 
-static void start_connect(struct conn *c, int ci, int64_t now) {
+static void start_connect(struct conn* c, int ci, int64_t now) {
   c->attempts++;
   c->t_attempt = now;
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -325,7 +356,7 @@ static void start_connect(struct conn *c, int ci, int64_t now) {
   c->fd = fd;
   c->state = C_CONNECTING;
   n_pending++;
-  int r = connect(fd, (struct sockaddr *)&server_addr, sizeof server_addr);
+  int r = connect(fd, (struct sockaddr*)&server_addr, sizeof server_addr);
   if (r < 0 && errno != EINPROGRESS) {
     attempt_failed(c, errno, now);
     return;
@@ -339,7 +370,7 @@ static void start_connect(struct conn *c, int ci, int64_t now) {
 }
 
 /* The connect completed (writable or error). */
-static void on_connected(struct conn *c, int ci, int64_t now) {
+static void on_connected(struct conn* c, int ci, int64_t now) {
   int err = 0;
   socklen_t len = sizeof err;
   if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
@@ -354,7 +385,7 @@ static void on_connected(struct conn *c, int ci, int64_t now) {
 }
 
 /* A whole message came back. */
-static void on_echo(struct conn *c, int ci, int64_t now) {
+static void on_echo(struct conn* c, int ci, int64_t now) {
   if (c->state == C_PROVING) {
     c->state = C_PARKED;
     n_pending--;
@@ -374,14 +405,15 @@ static void on_echo(struct conn *c, int ci, int64_t now) {
   }
 }
 
-static void on_readable(struct conn *c, int ci, int64_t now) {
+static void on_readable(struct conn* c, int ci, int64_t now) {
   for (;;) {
     int want = opt.msg_size - c->recv_off;
     ssize_t n = recv(c->fd, recvbuf, (size_t)(want > 0 ? want : 1), 0);
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN) return;
-      if (c->state == C_PROVING) attempt_failed(c, errno, now);
+      if (c->state == C_PROVING)
+        attempt_failed(c, errno, now);
       else {
         errors_reset++;
         conn_dead(c);
@@ -389,7 +421,8 @@ static void on_readable(struct conn *c, int ci, int64_t now) {
       return;
     }
     if (n == 0) { /* EOF: the server closed on us */
-      if (c->state == C_PROVING) attempt_failed(c, ECONNRESET, now);
+      if (c->state == C_PROVING)
+        attempt_failed(c, ECONNRESET, now);
       else {
         errors_reset++;
         conn_dead(c);
@@ -404,7 +437,8 @@ static void on_readable(struct conn *c, int ci, int64_t now) {
         c->state = C_FAILED;
         n_failed++;
         close_fd(c);
-      } else conn_dead(c);
+      } else
+        conn_dead(c);
       return;
     }
     for (ssize_t i = 0; i < n; i++) {
@@ -415,7 +449,8 @@ static void on_readable(struct conn *c, int ci, int64_t now) {
           c->state = C_FAILED;
           n_failed++;
           close_fd(c);
-        } else conn_dead(c);
+        } else
+          conn_dead(c);
         return;
       }
     }
@@ -430,26 +465,30 @@ static void on_readable(struct conn *c, int ci, int64_t now) {
 }
 
 static void on_event(int ci, uint32_t events, int64_t now) {
-  struct conn *c = &conns[ci];
+  struct conn* c = &conns[ci];
   if (c->fd < 0) return; /* closed earlier in this batch */
   switch (c->state) {
-  case C_CONNECTING: on_connected(c, ci, now); break;
-  case C_PROVING:
-  case C_PARKED:
-  case C_RUNNING:
-    if (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) on_readable(c, ci, now);
-    if (c->fd >= 0 && (events & EPOLLOUT) && c->send_off < opt.msg_size) {
-      int r = do_send(c, ci);
-      if (r < 0) {
-        if (c->state == C_PROVING) attempt_failed(c, -r, now);
-        else {
-          errors_reset++;
-          conn_dead(c);
+    case C_CONNECTING:
+      on_connected(c, ci, now);
+      break;
+    case C_PROVING:
+    case C_PARKED:
+    case C_RUNNING:
+      if (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) on_readable(c, ci, now);
+      if (c->fd >= 0 && (events & EPOLLOUT) && c->send_off < opt.msg_size) {
+        int r = do_send(c, ci);
+        if (r < 0) {
+          if (c->state == C_PROVING)
+            attempt_failed(c, -r, now);
+          else {
+            errors_reset++;
+            conn_dead(c);
+          }
         }
       }
-    }
-    break;
-  default: break;
+      break;
+    default:
+      break;
   }
 }
 
@@ -467,28 +506,31 @@ static void raise_nofile(int need) {
   if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
     struct rlimit cur;
     getrlimit(RLIMIT_NOFILE, &cur);
-    fprintf(stderr, "loadclient: need %d open files but RLIMIT_NOFILE is %llu (hard %llu): %s\n", need,
-            (unsigned long long)cur.rlim_cur, (unsigned long long)cur.rlim_max, strerror(errno));
+    fprintf(stderr, "loadclient: need %d open files but RLIMIT_NOFILE is %llu (hard %llu): %s\n",
+            need, (unsigned long long)cur.rlim_cur, (unsigned long long)cur.rlim_max,
+            strerror(errno));
     exit(1);
   }
 }
 
-static void print_result(int ok, const char *error, double connect_s) {
+static void print_result(int ok, const char* error, double connect_s) {
   double secs = (double)(measure_end - measure_start) / 1e9;
-  printf("{\"ok\": %s, \"conns_requested\": %d, \"conns_connected\": %d, \"connect_seconds\": %.3f, "
-         "\"warmup_seconds\": %.3f, \"duration_seconds\": %.3f, \"msg_size\": %d, "
-         "\"messages\": %llu, \"msgs_per_sec\": %.1f, \"p50_us\": %.1f, \"p90_us\": %.1f, "
-         "\"p99_us\": %.1f, \"p999_us\": %.1f, \"max_us\": %.1f, \"errors\": %llu, "
-         "\"mismatches\": %llu, \"resets\": %llu, \"connect_retries\": %llu, \"connect_failures\": %d",
-         ok ? "true" : "false", opt.conns, n_proven, connect_s, opt.warmup, ok ? secs : 0.0, opt.msg_size,
-         (unsigned long long)measured_msgs, ok && secs > 0 ? (double)measured_msgs / secs : 0.0,
-         hist_quantile(0.50) / 1e3, hist_quantile(0.90) / 1e3, hist_quantile(0.99) / 1e3,
-         hist_quantile(0.999) / 1e3, (double)hist_max / 1e3,
-         (unsigned long long)(errors_mismatch + errors_reset), (unsigned long long)errors_mismatch,
-         (unsigned long long)errors_reset, (unsigned long long)retries, n_failed);
+  printf(
+      "{\"ok\": %s, \"conns_requested\": %d, \"conns_connected\": %d, \"connect_seconds\": %.3f, "
+      "\"warmup_seconds\": %.3f, \"duration_seconds\": %.3f, \"msg_size\": %d, "
+      "\"messages\": %llu, \"msgs_per_sec\": %.1f, \"p50_us\": %.1f, \"p90_us\": %.1f, "
+      "\"p99_us\": %.1f, \"p999_us\": %.1f, \"max_us\": %.1f, \"errors\": %llu, "
+      "\"mismatches\": %llu, \"resets\": %llu, \"connect_retries\": %llu, \"connect_failures\": %d",
+      ok ? "true" : "false", opt.conns, n_proven, connect_s, opt.warmup, ok ? secs : 0.0,
+      opt.msg_size, (unsigned long long)measured_msgs,
+      ok && secs > 0 ? (double)measured_msgs / secs : 0.0, hist_quantile(0.50) / 1e3,
+      hist_quantile(0.90) / 1e3, hist_quantile(0.99) / 1e3, hist_quantile(0.999) / 1e3,
+      (double)hist_max / 1e3, (unsigned long long)(errors_mismatch + errors_reset),
+      (unsigned long long)errors_mismatch, (unsigned long long)errors_reset,
+      (unsigned long long)retries, n_failed);
   if (error) {
     printf(", \"error\": \"");
-    for (const char *p = error; *p; p++) {
+    for (const char* p = error; *p; p++) {
       if (*p == '"' || *p == '\\') putchar('\\');
       putchar(*p);
     }
@@ -498,7 +540,7 @@ static void print_result(int ok, const char *error, double connect_s) {
   fflush(stdout);
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char** argv) {
   t_start = now_ns();
   parse_args(argc, argv);
   signal(SIGPIPE, SIG_IGN);
@@ -506,11 +548,13 @@ int main(int argc, char **argv) {
 
   struct in_addr a;
   if (inet_pton(AF_INET, opt.host, &a) != 1) {
-    fprintf(stderr, "loadclient: --host must be a numeric IPv4 loopback address, got '%s'\n", opt.host);
+    fprintf(stderr, "loadclient: --host must be a numeric IPv4 loopback address, got '%s'\n",
+            opt.host);
     return 2;
   }
   if ((ntohl(a.s_addr) >> 24) != 127) {
-    fprintf(stderr, "loadclient: refusing --host %s: only 127.0.0.0/8 (loopback) is allowed\n", opt.host);
+    fprintf(stderr, "loadclient: refusing --host %s: only 127.0.0.0/8 (loopback) is allowed\n",
+            opt.host);
     return 2;
   }
   server_addr.sin_family = AF_INET;
@@ -538,8 +582,8 @@ int main(int argc, char **argv) {
   int next_new = 0; /* conns[next_new..] never started */
   int64_t warmup_end = 0;
   double connect_s = 0;
-  vlog("connecting %d to %s:%d, %d per 10 ms tick, at most %d pending", opt.conns, opt.host, opt.port,
-       opt.connect_rate, opt.max_pending);
+  vlog("connecting %d to %s:%d, %d per 10 ms tick, at most %d pending", opt.conns, opt.host,
+       opt.port, opt.connect_rate, opt.max_pending);
 
   while (phase != P_DONE) {
     int64_t now = now_ns();
@@ -550,7 +594,7 @@ int main(int argc, char **argv) {
          * Due retries first, then new ones. Also time out stalled attempts. */
         int budget = opt.connect_rate;
         for (int i = 0; i < next_new && budget > 0 && n_pending < opt.max_pending; i++) {
-          struct conn *c = &conns[i];
+          struct conn* c = &conns[i];
           if (c->state == C_BACKOFF && c->retry_at <= now) {
             start_connect(c, i, now);
             budget--;
@@ -562,8 +606,9 @@ int main(int argc, char **argv) {
           budget--;
         }
         for (int i = 0; i < next_new; i++) {
-          struct conn *c = &conns[i];
-          if ((c->state == C_CONNECTING || c->state == C_PROVING) && now - c->t_attempt > ATTEMPT_TIMEOUT_NS)
+          struct conn* c = &conns[i];
+          if ((c->state == C_CONNECTING || c->state == C_PROVING) &&
+              now - c->t_attempt > ATTEMPT_TIMEOUT_NS)
             attempt_failed(c, ETIMEDOUT, now);
         }
         next_tick += TICK_NS;
@@ -578,12 +623,13 @@ int main(int argc, char **argv) {
         connect_s = (double)(now - t_start) / 1e9;
         if (n_proven < opt.conns) {
           char msg[256];
-          snprintf(msg, sizeof msg,
-                   "only %d of %d connections made within %.1f s (%d gave up, %d still connecting or "
-                   "waiting for their first echo, %d waiting to retry; last error: %s)",
-                   n_proven, opt.conns, connect_s, n_failed, n_pending,
-                   opt.conns - n_proven - n_failed - n_pending,
-                   last_errno_seen ? strerror(last_errno_seen) : "none");
+          snprintf(
+              msg, sizeof msg,
+              "only %d of %d connections made within %.1f s (%d gave up, %d still connecting or "
+              "waiting for their first echo, %d waiting to retry; last error: %s)",
+              n_proven, opt.conns, connect_s, n_failed, n_pending,
+              opt.conns - n_proven - n_failed - n_pending,
+              last_errno_seen ? strerror(last_errno_seen) : "none");
           fprintf(stderr, "loadclient: %s\n", msg);
           measure_start = measure_end = 0;
           print_result(0, msg, connect_s);
@@ -594,7 +640,7 @@ int main(int argc, char **argv) {
         phase = P_WARMUP;
         warmup_end = now + (int64_t)(opt.warmup * 1e9);
         for (int i = 0; i < opt.conns; i++) {
-          struct conn *c = &conns[i];
+          struct conn* c = &conns[i];
           c->state = C_RUNNING;
           int r = start_send(c, i, now);
           if (r < 0) {
@@ -636,7 +682,8 @@ int main(int argc, char **argv) {
   /* Messages that completed exactly at the end are in; measure_end is the window. */
   int alive = 0;
   for (int i = 0; i < opt.conns; i++) alive += conns[i].state == C_RUNNING;
-  vlog("done: %llu messages, %d of %d connections alive", (unsigned long long)measured_msgs, alive, opt.conns);
+  vlog("done: %llu messages, %d of %d connections alive", (unsigned long long)measured_msgs, alive,
+       opt.conns);
   int ok = measured_msgs > 0;
   print_result(ok, ok ? NULL : "no message completed in the measured window", connect_s);
   return ok ? 0 : 1;

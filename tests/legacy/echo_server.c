@@ -21,7 +21,7 @@
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static long bytes_echoed, conns_done;
 
-static int write_all(int fd, const char *p, size_t n) {
+static int write_all(int fd, const char* p, size_t n) {
   while (n > 0) {
     ssize_t w = write(fd, p, n);
     if (w < 0) {
@@ -34,7 +34,7 @@ static int write_all(int fd, const char *p, size_t n) {
   return 0;
 }
 
-static void *serve(void *arg) {
+static void* serve(void* arg) {
   int fd = (int)(long)arg;
   char buf[4096];
   long total = 0;
@@ -53,7 +53,7 @@ static void *serve(void *arg) {
   return NULL;
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char** argv) {
   if (argc < 2) {
     fprintf(stderr, "usage: %s PORT [MAX_CONNS]\n", argv[0]);
     return 2;
@@ -68,16 +68,16 @@ int main(int argc, char **argv) {
   addr.sin_family = AF_INET;
   addr.sin_port = htons((unsigned short)port);
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (bind(ls, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(ls, 4096) < 0) {
+  if (bind(ls, (struct sockaddr*)&addr, sizeof addr) < 0 || listen(ls, 4096) < 0) {
     perror("bind/listen");
     return 1;
   }
   socklen_t len = sizeof addr;
-  getsockname(ls, (struct sockaddr *)&addr, &len);
+  getsockname(ls, (struct sockaddr*)&addr, &len);
   printf("listening %d\n", ntohs(addr.sin_port));
   fflush(stdout);
 
-  pthread_t *threads = max_conns > 0 ? calloc((size_t)max_conns, sizeof *threads) : NULL;
+  pthread_t* threads = max_conns > 0 ? calloc((size_t)max_conns, sizeof *threads) : NULL;
   pthread_attr_t attr;
   pthread_attr_init(&attr);
   if (!threads) pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -90,7 +90,7 @@ int main(int argc, char **argv) {
     }
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     pthread_t t;
-    int err = pthread_create(&t, &attr, serve, (void *)(long)fd);
+    int err = pthread_create(&t, &attr, serve, (void*)(long)fd);
     if (err != 0) {
       fprintf(stderr, "pthread_create: %s\n", strerror(err));
       close(fd);
