@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <new>
 
+#include "hub/parking_lot.h"
 #include "hub/signal.h"
 #include "hub/stack.h"
 
@@ -13,6 +14,7 @@ namespace green {
 
 constinit thread_local ThreadState tls;
 bool g_adopt_main_thread = false;
+void (*g_thread_exit_hook)(GreenThread* t) = nullptr;
 
 namespace {
 
@@ -126,6 +128,7 @@ void start_timer(GreenThread* t, Deadline deadline) {
 
 void on_async(uv_async_t* async) {
   auto* h = static_cast<Hub*>(async->data);
+  deliver_remote_wakes(h);
   deliver_signals(h);
 }
 
@@ -196,6 +199,7 @@ GreenThread* spawn_thread(std::function<void*()> body, size_t stack_size, bool d
           } catch (const ThreadExit& e) {
             t->retval = e.retval;
           }
+          if (g_thread_exit_hook) g_thread_exit_hook(t);
           t->body = nullptr;
           tls.in_runtime = 1;
           t->state = RunState::kFinished;

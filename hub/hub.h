@@ -7,6 +7,7 @@
 #include <unordered_map>
 
 #include "hub/runtime.h"
+#include "hub/spin_lock.h"
 #include "hub/thread.h"
 
 namespace green {
@@ -23,7 +24,13 @@ struct Hub {
   size_t ready_count = 0;
   size_t live = 0;                                      // green threads that have not finished
   std::unordered_map<pthread_t, GreenThread*> threads;  // finished ones stay until joined
+  SpinLock remote_lock;          // guards remote_wakes
+  void* remote_wakes = nullptr;  // parking-lot waiters unparked from other OS threads
 };
+
+// Called on a green thread's own stack when its body has returned (or it
+// called pthread_exit): thread-specific data destructors run here.
+extern void (*g_thread_exit_hook)(GreenThread* t);
 
 // Turns the calling OS thread into a green thread with a hub of its own.
 GreenThread* adopt_current_thread();

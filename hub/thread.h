@@ -6,6 +6,7 @@
 
 #include <boost/context/fiber.hpp>
 #include <functional>
+#include <vector>
 
 #include "hub/asan.h"
 #include "hub/clock.h"
@@ -45,7 +46,11 @@ struct GreenThread {
   GreenThread* joiner = nullptr;  // parked in pthread_join on this thread
   uv_timer_t* timer = nullptr;    // made on the first timed park
   Deadline deadline = kNoDeadline;
-  StackBounds stack;  // for AddressSanitizer's fiber annotations
+  const char* waiting_on = nullptr;  // what it is parked on, for the deadlock report
+  const void* waiting_addr = nullptr;
+  std::vector<void*> specific;  // pthread_setspecific values, by key
+  char name[16] = {};           // pthread_setname_np
+  StackBounds stack;            // its usable stack (AddressSanitizer, pthread_getattr_np)
   void* asan_fake_stack = nullptr;
 };
 
