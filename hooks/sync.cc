@@ -16,16 +16,24 @@ using namespace green;
 namespace {
 
 // Until the preload's constructor has run, glibc's own implementation.
-bool ours() { return g_adopt_main_thread; }
+bool ours() {
+  return g_adopt_main_thread;
+}
 
 constexpr int kMutexSpecial = 16 | 32 | 64 | 128;  // robust, PI, PP, process-shared
 constexpr uint32_t kBarrierMagic = 0x6e657267;     // "gren": initialised by us
 constexpr uint32_t kSemPrivate = 128;              // glibc's FUTEX_PRIVATE marker
 
-Mutex* as_mutex(pthread_mutex_t* m) { return reinterpret_cast<Mutex*>(m); }
-bool special(pthread_mutex_t* m) { return as_mutex(m)->kind & kMutexSpecial; }
+Mutex* as_mutex(pthread_mutex_t* m) {
+  return reinterpret_cast<Mutex*>(m);
+}
+bool special(pthread_mutex_t* m) {
+  return as_mutex(m)->kind & kMutexSpecial;
+}
 
-bool valid_time(const timespec* ts) { return ts && ts->tv_nsec >= 0 && ts->tv_nsec < 1000000000; }
+bool valid_time(const timespec* ts) {
+  return ts && ts->tv_nsec >= 0 && ts->tv_nsec < 1000000000;
+}
 
 Deadline deadline_on(clockid_t clock, const timespec* abstime) {
   return deadline_after(timespec_ns(*abstime) - clock_ns(clock));
@@ -100,7 +108,8 @@ extern "C" int pthread_mutex_timedlock(pthread_mutex_t* m, const timespec* absti
   return lock(m, deadline_on(CLOCK_REALTIME, abstime), false);
 }
 
-extern "C" int pthread_mutex_clocklock(pthread_mutex_t* m, clockid_t clock, const timespec* abstime) noexcept {
+extern "C" int pthread_mutex_clocklock(pthread_mutex_t* m, clockid_t clock,
+                                       const timespec* abstime) noexcept {
   if (!ours()) return REAL(pthread_mutex_clocklock)(m, clock, abstime);
   if (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC) return EINVAL;
   int r = lock(m, kNoDeadline, true);
@@ -116,7 +125,9 @@ extern "C" int pthread_mutex_unlock(pthread_mutex_t* m) noexcept {
 
 namespace {
 
-CondVar* as_cond(pthread_cond_t* c) { return reinterpret_cast<CondVar*>(c); }
+CondVar* as_cond(pthread_cond_t* c) {
+  return reinterpret_cast<CondVar*>(c);
+}
 
 int cond_wait_until(pthread_cond_t* c, pthread_mutex_t* m, Deadline deadline) {
   hook_self();
@@ -144,7 +155,8 @@ extern "C" int pthread_cond_wait(pthread_cond_t* c, pthread_mutex_t* m) {
   return cond_wait_until(c, m, kNoDeadline);
 }
 
-extern "C" int pthread_cond_timedwait(pthread_cond_t* c, pthread_mutex_t* m, const timespec* abstime) {
+extern "C" int pthread_cond_timedwait(pthread_cond_t* c, pthread_mutex_t* m,
+                                      const timespec* abstime) {
   if (!ours() || special(m)) return REAL(pthread_cond_timedwait)(c, m, abstime);
   if (!valid_time(abstime)) return EINVAL;
   return cond_wait_until(c, m, deadline_on(as_cond(c)->clock, abstime));
@@ -171,8 +183,12 @@ extern "C" int pthread_cond_broadcast(pthread_cond_t* c) noexcept {
 
 namespace {
 
-RWLock* as_rwlock(pthread_rwlock_t* rw) { return reinterpret_cast<RWLock*>(rw); }
-bool shared_rwlock(pthread_rwlock_t* rw) { return as_rwlock(rw)->unused[3] != 0; }  // glibc's __shared
+RWLock* as_rwlock(pthread_rwlock_t* rw) {
+  return reinterpret_cast<RWLock*>(rw);
+}
+bool shared_rwlock(pthread_rwlock_t* rw) {
+  return as_rwlock(rw)->unused[3] != 0;
+}  // glibc's __shared
 
 template <class Real>
 int rwlock_special(Deadline deadline, bool try_only, Real&& real_try) {
@@ -182,7 +198,8 @@ int rwlock_special(Deadline deadline, bool try_only, Real&& real_try) {
 
 }  // namespace
 
-extern "C" int pthread_rwlock_init(pthread_rwlock_t* rw, const pthread_rwlockattr_t* attr) noexcept {
+extern "C" int pthread_rwlock_init(pthread_rwlock_t* rw,
+                                   const pthread_rwlockattr_t* attr) noexcept {
   int shared = PTHREAD_PROCESS_PRIVATE, kind = PTHREAD_RWLOCK_PREFER_READER_NP;
   if (attr) {
     pthread_rwlockattr_getpshared(attr, &shared);
@@ -199,14 +216,15 @@ extern "C" int pthread_rwlock_destroy(pthread_rwlock_t* rw) noexcept {
   return as_rwlock(rw)->state.load() != 0 ? EBUSY : 0;
 }
 
-#define GREEN_RWLOCK_OP(name, op, try_only, deadline_expr, real_call, check)                  \
-  extern "C" int name noexcept {                                                             \
-    if (!ours()) return real_call;                                                           \
-    check;                                                                                   \
-    hook_self();                                                                             \
-    if (shared_rwlock(rw))                                                                   \
-      return rwlock_special(deadline_expr, try_only, [&] { return REAL(pthread_rwlock_try##op)(rw); }); \
-    return rwlock_##op(as_rwlock(rw), deadline_expr, try_only);                              \
+#define GREEN_RWLOCK_OP(name, op, try_only, deadline_expr, real_call, check)   \
+  extern "C" int name noexcept {                                               \
+    if (!ours()) return real_call;                                             \
+    check;                                                                     \
+    hook_self();                                                               \
+    if (shared_rwlock(rw))                                                     \
+      return rwlock_special(deadline_expr, try_only,                           \
+                            [&] { return REAL(pthread_rwlock_try##op)(rw); }); \
+    return rwlock_##op(as_rwlock(rw), deadline_expr, try_only);                \
   }
 
 GREEN_RWLOCK_OP(pthread_rwlock_rdlock(pthread_rwlock_t* rw), rdlock, false, kNoDeadline,
@@ -240,7 +258,8 @@ extern "C" int pthread_barrier_init(pthread_barrier_t* b, const pthread_barriera
                                     unsigned count) noexcept {
   int shared = PTHREAD_PROCESS_PRIVATE;
   if (attr) pthread_barrierattr_getpshared(attr, &shared);
-  if (!ours() || shared != PTHREAD_PROCESS_PRIVATE) return REAL(pthread_barrier_init)(b, attr, count);
+  if (!ours() || shared != PTHREAD_PROCESS_PRIVATE)
+    return REAL(pthread_barrier_init)(b, attr, count);
   auto* barrier = reinterpret_cast<Barrier*>(b);
   int r = barrier_init(barrier, count);
   if (r == 0) barrier->unused[0] = kBarrierMagic;
@@ -273,21 +292,31 @@ extern "C" int pthread_spin_init(pthread_spinlock_t* s, int) noexcept {
   return 0;
 }
 
-extern "C" int pthread_spin_destroy(pthread_spinlock_t*) noexcept { return 0; }
+extern "C" int pthread_spin_destroy(pthread_spinlock_t*) noexcept {
+  return 0;
+}
 
 extern "C" int pthread_spin_lock(pthread_spinlock_t* s) noexcept {
   hook_self();
   return spin_lock(s, false);
 }
 
-extern "C" int pthread_spin_trylock(pthread_spinlock_t* s) noexcept { return spin_lock(s, true); }
+extern "C" int pthread_spin_trylock(pthread_spinlock_t* s) noexcept {
+  return spin_lock(s, true);
+}
 
-extern "C" int pthread_spin_unlock(pthread_spinlock_t* s) noexcept { return spin_unlock(s); }
+extern "C" int pthread_spin_unlock(pthread_spinlock_t* s) noexcept {
+  return spin_unlock(s);
+}
 
 namespace {
 
-Semaphore* as_sem(sem_t* s) { return reinterpret_cast<Semaphore*>(s); }
-bool private_sem(sem_t* s) { return as_sem(s)->unused[0] == kSemPrivate; }
+Semaphore* as_sem(sem_t* s) {
+  return reinterpret_cast<Semaphore*>(s);
+}
+bool private_sem(sem_t* s) {
+  return as_sem(s)->unused[0] == kSemPrivate;
+}
 
 int sem_result(int err) {
   if (err == 0) return 0;

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <new>
 
@@ -15,6 +16,7 @@ namespace green {
 constinit thread_local ThreadState tls;
 bool g_adopt_main_thread = false;
 void (*g_thread_exit_hook)(GreenThread* t) = nullptr;
+bool g_deadlock_abort = false;
 
 namespace {
 
@@ -87,6 +89,28 @@ void run_thread(Hub* h, GreenThread* t) {
   if (t->state == RunState::kFinished) reap(h, t);
 }
 
+// Every green thread is parked on a lock or a join with no deadline, and no
+// thread is ready: natively the process would hang here. Say so once, with
+// what each thread waits on; hang as natively, or abort (GREEN_DEADLOCK).
+void check_deadlock(Hub* h) {
+  if (h->ready_head || h->blocked < h->live || h->live == 0 || h->deadlock_reported) return;
+  h->deadlock_reported = true;
+  char line[256];
+  int n = snprintf(line, sizeof line,
+                   "libgreen: deadlock: all %zu green threads wait and nothing can wake them\n",
+                   h->live);
+  write(STDERR_FILENO, line, size_t(n));
+  for (auto& [id, t] : h->threads) {
+    if (t->state != RunState::kParked) continue;
+    n = snprintf(line, sizeof line, "libgreen:   thread %#lx%s%s%s waits on %s %p\n",
+                 static_cast<unsigned long>(id), t->name[0] ? " \"" : "", t->name,
+                 t->name[0] ? "\"" : (t->adopted ? " (main)" : ""),
+                 t->waiting_on ? t->waiting_on : "?", t->waiting_addr);
+    write(STDERR_FILENO, line, size_t(n));
+  }
+  if (g_deadlock_abort) abort();
+}
+
 // The hub's first run begins when the adopted thread first leaves its own
 // stack: that is its first return, as from run_thread.
 boost::context::fiber hub_main(Hub* h, boost::context::fiber&& adopted) {
@@ -96,6 +120,7 @@ boost::context::fiber hub_main(Hub* h, boost::context::fiber&& adopted) {
   if (h->adopted->state == RunState::kFinished) reap(h, h->adopted);
   for (;;) {
     run_ready(h);
+    check_deadlock(h);
     uv_run(&h->loop, h->ready_head ? UV_RUN_NOWAIT : UV_RUN_ONCE);
   }
 }
@@ -229,7 +254,13 @@ WakeReason park(Deadline deadline, bool interruptible) {
     RuntimeScope runtime;
     start_timer(self, deadline);
   }
+  bool blocked = !timed && self->waiting_on != nullptr;
+  if (blocked) self->hub->blocked++;
   switch_to_hub(self);
+  if (blocked) {
+    self->hub->blocked--;
+    self->hub->deadlock_reported = false;
+  }
   if (timed && self->wake != WakeReason::kTimeout) {
     RuntimeScope runtime;
     uv_timer_stop(self->timer);
@@ -291,7 +322,10 @@ int join_thread(GreenThread* t, void** retval, Deadline deadline) {
       return ETIMEDOUT;
     }
     t->joiner = self;
+    self->waiting_on = "pthread_join of";
+    self->waiting_addr = t;
     park(deadline, false);
+    self->waiting_on = nullptr;
   }
   if (retval) *retval = t->retval;
   RuntimeScope runtime;

@@ -24,6 +24,9 @@ struct Hub {
   size_t ready_count = 0;
   size_t live = 0;                                      // green threads that have not finished
   std::unordered_map<pthread_t, GreenThread*> threads;  // finished ones stay until joined
+  size_t blocked =
+      0;  // parked on a lock or a join, with no deadline: only another thread wakes them
+  bool deadlock_reported = false;
   SpinLock remote_lock;          // guards remote_wakes
   void* remote_wakes = nullptr;  // parking-lot waiters unparked from other OS threads
 };
@@ -31,6 +34,9 @@ struct Hub {
 // Called on a green thread's own stack when its body has returned (or it
 // called pthread_exit): thread-specific data destructors run here.
 extern void (*g_thread_exit_hook)(GreenThread* t);
+
+// GREEN_DEADLOCK=abort: abort after the deadlock report instead of hanging.
+extern bool g_deadlock_abort;
 
 // Turns the calling OS thread into a green thread with a hub of its own.
 GreenThread* adopt_current_thread();

@@ -71,7 +71,9 @@ long futex(std::atomic<uint32_t>* word, int op, uint32_t value, const timespec* 
                    timeout, nullptr, 0);
 }
 
-bool green_caller() { return tls.current != nullptr && tls.in_runtime == 0; }
+bool green_caller() {
+  return tls.current != nullptr && tls.in_runtime == 0;
+}
 
 ParkResult wait_green(Bucket& b, Waiter& w, const ParkOptions& options) {
   for (;;) {
@@ -81,7 +83,8 @@ ParkResult wait_green(Bucket& b, Waiter& w, const ParkOptions& options) {
       b.lock.lock();
       bool still_queued = w.stage.load(std::memory_order_relaxed) == kQueued && remove(b, &w);
       b.lock.unlock();
-      if (still_queued) return why == WakeReason::kTimeout ? ParkResult::kTimeout : ParkResult::kInterrupt;
+      if (still_queued)
+        return why == WakeReason::kTimeout ? ParkResult::kTimeout : ParkResult::kInterrupt;
       break;  // a waker took it meanwhile: the wake-up wins
     }
   }
@@ -106,7 +109,8 @@ ParkResult wait_native(Bucket& b, Waiter& w, const ParkOptions& options) {
     b.lock.unlock();
     if (still_queued) return ParkResult::kTimeout;
   }
-  while (w.stage.load(std::memory_order_acquire) != kDelivered) futex(&w.stage, FUTEX_WAIT, kDequeued, nullptr);
+  while (w.stage.load(std::memory_order_acquire) != kDelivered)
+    futex(&w.stage, FUTEX_WAIT, kDequeued, nullptr);
   return ParkResult::kWoken;
 }
 

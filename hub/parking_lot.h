@@ -28,8 +28,8 @@ struct ParkOptions {
 
 // Queues the caller on addr and sleeps, but only if validate() (run under the
 // queue's lock) returns true. *token receives what the waker passed.
-ParkResult park_on(const void* addr, FunctionRef<bool()> validate,
-                   const ParkOptions& options, uintptr_t* token = nullptr);
+ParkResult park_on(const void* addr, FunctionRef<bool()> validate, const ParkOptions& options,
+                   uintptr_t* token = nullptr);
 
 // Wakes up to `count` waiters of addr, oldest first. choose(tag) (under the
 // queue's lock) may return false to stop at a waiter. after(woken, more_left)

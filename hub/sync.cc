@@ -75,7 +75,8 @@ int mutex_lock(Mutex* m, Deadline deadline, bool try_only) {
 int mutex_unlock(Mutex* m) {
   int type = mutex_type(m);
   if (type == kRecursive || type == kErrorCheck) {
-    if (m->state.load() == 0 || m->owner.load(std::memory_order_relaxed) != waiter_self()) return EPERM;
+    if (m->state.load() == 0 || m->owner.load(std::memory_order_relaxed) != waiter_self())
+      return EPERM;
     if (m->count > 0) {
       m->count--;
       return 0;
@@ -97,7 +98,8 @@ int cond_wait(CondVar* c, Mutex* m, Deadline deadline) {
   ParkOptions options;
   options.deadline = deadline;
   options.what = "condition variable";
-  ParkResult r = park_on(c, [c, seq] { return c->seq.load() == seq; }, options);
+  ParkResult r = park_on(
+      c, [c, seq] { return c->seq.load() == seq; }, options);
   c->waiters.fetch_sub(1);
   mutex_lock(m, kNoDeadline, false);
   return r == ParkResult::kTimeout ? ETIMEDOUT : 0;
@@ -127,7 +129,8 @@ int sem_wait_until(Semaphore* s, Deadline deadline, bool try_only) {
     }
     if (try_only) return EAGAIN;
     s->waiters.fetch_add(1);
-    ParkResult r = park_on(s, [s] { return s->value.load() == 0; }, options);
+    ParkResult r = park_on(
+        s, [s] { return s->value.load() == 0; }, options);
     s->waiters.fetch_sub(1);
     if (r == ParkResult::kTimeout) return ETIMEDOUT;
     if (r == ParkResult::kInterrupt) return EINTR;
@@ -165,7 +168,8 @@ int rwlock_rdlock(RWLock* rw, Deadline deadline, bool try_only) {
       continue;
     }
     if (try_only) return EBUSY;
-    if (park_on(rw, [rw] { return readers_blocked(rw); }, options) == ParkResult::kTimeout)
+    if (park_on(
+            rw, [rw] { return readers_blocked(rw); }, options) == ParkResult::kTimeout)
       return ETIMEDOUT;
   }
 }
@@ -183,7 +187,8 @@ int rwlock_wrlock(RWLock* rw, Deadline deadline, bool try_only) {
     }
     if (try_only) return EBUSY;
     rw->writers_waiting.fetch_add(1);
-    ParkResult r = park_on(rw, [rw] { return rw->state.load() != 0; }, options);
+    ParkResult r = park_on(
+        rw, [rw] { return rw->state.load() != 0; }, options);
     rw->writers_waiting.fetch_sub(1);
     if (r == ParkResult::kTimeout) return ETIMEDOUT;
   }
@@ -223,7 +228,8 @@ int barrier_wait(Barrier* b) {
   ParkOptions options;
   options.what = "barrier";
   while (b->generation.load() == generation)
-    park_on(b, [b, generation] { return b->generation.load() == generation; }, options);
+    park_on(
+        b, [b, generation] { return b->generation.load() == generation; }, options);
   return 0;
 }
 
@@ -246,7 +252,8 @@ int once(pthread_once_t* o, void (*init)()) {
       unpark_on(o, kAll);
       return 0;
     }
-    park_on(o, [state] { return state->load() == 1; }, options);
+    park_on(
+        o, [state] { return state->load() == 1; }, options);
   }
 }
 

@@ -26,12 +26,16 @@ struct Mutex {
 static_assert(sizeof(Mutex) == sizeof(pthread_mutex_t));
 
 enum MutexType { kNormal = 0, kRecursive = 1, kErrorCheck = 2, kAdaptive = 3 };
-inline int mutex_type(const Mutex* m) { return m->kind & 3; }
+inline int mutex_type(const Mutex* m) {
+  return m->kind & 3;
+}
 
 // 0, EBUSY (try), ETIMEDOUT, EDEADLK, EAGAIN (recursion limit).
 int mutex_lock(Mutex* m, Deadline deadline, bool try_only);
 int mutex_unlock(Mutex* m);  // 0 or EPERM
-inline bool mutex_locked(const Mutex* m) { return m->state.load() != 0; }
+inline bool mutex_locked(const Mutex* m) {
+  return m->state.load() != 0;
+}
 
 // pthread_cond_t.
 struct CondVar {

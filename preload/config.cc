@@ -9,13 +9,22 @@ namespace {
 constexpr size_t kMinStack = 16 * 1024;
 constexpr size_t kMaxStack = size_t(1) << 30;
 
-Config g_config{256 * 1024};
+Config g_config{256 * 1024, false};
+
+std::string invalid(const ConfigVar& var, const char* text) {
+  return std::string("libgreen: ") + var.name + "='" + text + "' is not valid: expected " +
+         var.accepts;
+}
 
 }  // namespace
 
 const ConfigVar kConfigVars[] = {
     {"GREEN_STACK_SIZE",
      "a stack size in bytes from 16K to 1G, with an optional K, M or G suffix (e.g. 256K)", "256K"},
+    {"GREEN_DEADLOCK",
+     "report (print which green threads wait on what, then hang as natively) or abort (print it, "
+     "then abort)",
+     "report"},
 };
 const size_t kConfigVarCount = sizeof kConfigVars / sizeof kConfigVars[0];
 
@@ -57,11 +66,18 @@ bool load_config(const char* (*getenv_fn)(const char*), Config* out, std::string
   if (const char* text = getenv_fn(stack.name)) {
     size_t size = 0;
     if (!parse_size(text, &size) || size < kMinStack || size > kMaxStack) {
-      *error = std::string("libgreen: ") + stack.name + "='" + text + "' is not valid: expected " +
-               stack.accepts;
+      *error = invalid(stack, text);
       return false;
     }
     c.stack_size = size;
+  }
+  const ConfigVar& deadlock = kConfigVars[1];
+  if (const char* text = getenv_fn(deadlock.name)) {
+    if (std::string(text) != "report" && std::string(text) != "abort") {
+      *error = invalid(deadlock, text);
+      return false;
+    }
+    c.deadlock_abort = std::string(text) == "abort";
   }
   *out = c;
   return true;

@@ -8,7 +8,8 @@
 namespace green {
 
 struct Config {
-  size_t stack_size;  // GREEN_STACK_SIZE
+  size_t stack_size;    // GREEN_STACK_SIZE
+  bool deadlock_abort;  // GREEN_DEADLOCK=abort
 };
 
 struct ConfigVar {

@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "hub/hub.h"
 #include "hub/runtime.h"
 #include "preload/config.h"
 #include "preload/real.h"
@@ -23,6 +24,7 @@ __attribute__((constructor(101))) void green_init() {
     _exit(2);
   }
   green::set_config(config);
+  green::g_deadlock_abort = config.deadlock_abort;
   green::g_adopt_main_thread = true;
 }
 

@@ -63,3 +63,22 @@ TEST(Config, GoodStackSizeIsTaken) {
   ASSERT_TRUE(green::load_config(fake_getenv, &c, &error));
   EXPECT_EQ(c.stack_size, 512u * 1024);
 }
+
+TEST(Config, DeadlockTakesReportOrAbort) {
+  for (const char* good : {"report", "abort"}) {
+    g_env = {{"GREEN_DEADLOCK", good}};
+    green::Config c{};
+    std::string error;
+    ASSERT_TRUE(green::load_config(fake_getenv, &c, &error)) << good;
+    EXPECT_EQ(c.deadlock_abort, std::string(good) == "abort");
+  }
+  for (const char* bad : {"", "Abort", "yes", "1"}) {
+    g_env = {{"GREEN_DEADLOCK", bad}};
+    green::Config c{};
+    std::string error;
+    EXPECT_FALSE(green::load_config(fake_getenv, &c, &error)) << bad;
+    EXPECT_NE(error.find("GREEN_DEADLOCK"), std::string::npos);
+    EXPECT_NE(error.find("report"), std::string::npos);
+    EXPECT_NE(error.find("abort"), std::string::npos);
+  }
+}
