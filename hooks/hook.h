@@ -31,6 +31,43 @@ inline bool poll_ready(int fd, short events) {
   return REAL(poll)(&p, 1, 0) > 0;
 }
 
+// Marks a hooked call that is a cancellation point: a pending
+// pthread_cancel is acted on when the call begins, and when a cancel woke
+// the call (which then reports ECANCELED, or for pthread calls returns it).
+// Acting means the thread exits with PTHREAD_CANCELED, its stack unwinding.
+class CancelPoint {
+ public:
+  explicit CancelPoint(GreenThread* self) : t_(self) {
+    if (!t_) return;
+    cancellation_point();
+    t_->in_cancel_point++;
+  }
+  ~CancelPoint() {
+    if (t_) t_->in_cancel_point--;
+  }
+  CancelPoint(const CancelPoint&) = delete;
+  CancelPoint& operator=(const CancelPoint&) = delete;
+
+  template <class R>
+  R done(R result) {  // for calls that return -1 and set errno
+    if (t_ && result == R(-1) && errno == ECANCELED) act();
+    return result;
+  }
+  int done_errno(int err) {  // for calls that return the error number
+    if (t_ && err == ECANCELED) act();
+    return err;
+  }
+  void act() {
+    t_->in_cancel_point--;
+    GreenThread* t = t_;
+    t_ = nullptr;
+    if (t->cancel_pending) cancellation_point();
+  }
+
+ private:
+  GreenThread* t_;
+};
+
 inline ssize_t would_block() {
   errno = EAGAIN;
   return -1;

@@ -158,82 +158,87 @@ using namespace green;
 
 extern "C" ssize_t read(int fd, void* buf, size_t n) {
   if (FdEntry* e = green_fd(fd)) {
-    return with_fresh_entry(fd, e, [&](FdEntry* f) -> ssize_t {
+    CancelPoint cp(tls.current);
+    return cp.done(with_fresh_entry(fd, e, [&](FdEntry* f) -> ssize_t {
       if (f->kind == FdKind::kOther) return REAL(read)(fd, buf, n);
       return green_read(f, buf, n);
-    });
+    }));
   }
   return REAL(read)(fd, buf, n);
 }
 
 extern "C" ssize_t write(int fd, const void* buf, size_t n) {
   if (FdEntry* e = green_fd(fd)) {
-    return with_fresh_entry(fd, e, [&](FdEntry* f) -> ssize_t {
+    CancelPoint cp(tls.current);
+    return cp.done(with_fresh_entry(fd, e, [&](FdEntry* f) -> ssize_t {
       if (f->kind == FdKind::kOther) return REAL(write)(fd, buf, n);
       return green_write(f, buf, n);
-    });
+    }));
   }
   return REAL(write)(fd, buf, n);
 }
 
 extern "C" ssize_t readv(int fd, const iovec* iov, int count) {
   if (FdEntry* e = green_fd(fd); e && count > 0 && count <= IOV_MAX) {
-    return with_fresh_entry(fd, e, [&](FdEntry* f) -> ssize_t {
+    CancelPoint cp(tls.current);
+    return cp.done(with_fresh_entry(fd, e, [&](FdEntry* f) -> ssize_t {
       if (f->kind == FdKind::kOther) return REAL(readv)(fd, iov, count);
       return green_readv(f, iov, count);
-    });
+    }));
   }
   return REAL(readv)(fd, iov, count);
 }
 
 extern "C" ssize_t writev(int fd, const iovec* iov, int count) {
   if (FdEntry* e = green_fd(fd); e && count > 0 && count <= IOV_MAX) {
-    return with_fresh_entry(fd, e, [&](FdEntry* f) -> ssize_t {
+    CancelPoint cp(tls.current);
+    return cp.done(with_fresh_entry(fd, e, [&](FdEntry* f) -> ssize_t {
       if (f->kind == FdKind::kOther) return REAL(writev)(fd, iov, count);
       return green_writev(f, iov, count);
-    });
+    }));
   }
   return REAL(writev)(fd, iov, count);
 }
 
 extern "C" ssize_t recv(int fd, void* buf, size_t n, int flags) {
   if (FdEntry* e = green_socket(fd); e && !(flags & MSG_DONTWAIT))
-    return green_recvfrom(e, buf, n, flags, nullptr, nullptr);
+    return CancelPoint(tls.current).done(green_recvfrom(e, buf, n, flags, nullptr, nullptr));
   return REAL(recv)(fd, buf, n, flags);
 }
 
 extern "C" ssize_t recvfrom(int fd, void* buf, size_t n, int flags, sockaddr* addr,
                             socklen_t* addr_len) {
   if (FdEntry* e = green_socket(fd); e && !(flags & MSG_DONTWAIT))
-    return green_recvfrom(e, buf, n, flags, addr, addr_len);
+    return CancelPoint(tls.current).done(green_recvfrom(e, buf, n, flags, addr, addr_len));
   return REAL(recvfrom)(fd, buf, n, flags, addr, addr_len);
 }
 
 extern "C" ssize_t recvmsg(int fd, msghdr* msg, int flags) {
   if (FdEntry* e = green_socket(fd); e && !(flags & MSG_DONTWAIT)) {
     size_t want = iov_total(msg->msg_iov, int(msg->msg_iovlen));
-    return io_retry(io_call(e, kRead, want),
-                    [&] { return REAL(recvmsg)(fd, msg, flags | MSG_DONTWAIT); });
+    CancelPoint cp(tls.current);
+    return cp.done(io_retry(io_call(e, kRead, want),
+                            [&] { return REAL(recvmsg)(fd, msg, flags | MSG_DONTWAIT); }));
   }
   return REAL(recvmsg)(fd, msg, flags);
 }
 
 extern "C" ssize_t send(int fd, const void* buf, size_t n, int flags) {
   if (FdEntry* e = green_socket(fd); e && !(flags & MSG_DONTWAIT))
-    return green_sendto(e, buf, n, flags, nullptr, 0);
+    return CancelPoint(tls.current).done(green_sendto(e, buf, n, flags, nullptr, 0));
   return REAL(send)(fd, buf, n, flags);
 }
 
 extern "C" ssize_t sendto(int fd, const void* buf, size_t n, int flags, const sockaddr* addr,
                           socklen_t addr_len) {
   if (FdEntry* e = green_socket(fd); e && !(flags & MSG_DONTWAIT))
-    return green_sendto(e, buf, n, flags, addr, addr_len);
+    return CancelPoint(tls.current).done(green_sendto(e, buf, n, flags, addr, addr_len));
   return REAL(sendto)(fd, buf, n, flags, addr, addr_len);
 }
 
 extern "C" ssize_t sendmsg(int fd, const msghdr* msg, int flags) {
   if (FdEntry* e = green_socket(fd); e && !(flags & MSG_DONTWAIT))
-    return green_sendmsg(e, msg, flags);
+    return CancelPoint(tls.current).done(green_sendmsg(e, msg, flags));
   return REAL(sendmsg)(fd, msg, flags);
 }
 

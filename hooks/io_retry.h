@@ -60,6 +60,9 @@ ssize_t io_retry(const IoCall& c, Attempt&& attempt) {
         if (c.restartable && tls.current->signal_restart) continue;
         errno = EINTR;
         return -1;
+      case WakeReason::kCancel:
+        errno = ECANCELED;  // CancelPoint::done acts on it
+        return -1;
       default:
         continue;
     }

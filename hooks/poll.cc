@@ -38,8 +38,8 @@ int readiness_wait(Deadline deadline, Probe&& probe, Collect&& collect) {
     waits.clear();
     collect(waits);
     WakeReason why = wait_fds(waits.data(), int(waits.size()), deadline, true);
-    if (why == WakeReason::kSignal) {
-      errno = EINTR;
+    if (why == WakeReason::kSignal || why == WakeReason::kCancel) {
+      errno = why == WakeReason::kSignal ? EINTR : ECANCELED;
       return -1;
     }
     if (why == WakeReason::kTimeout) return probe();
@@ -100,7 +100,7 @@ bool valid(const timespec* ts) {
 
 extern "C" int poll(pollfd* fds, nfds_t n, int timeout) {
   if (timeout == 0 || !hook_self()) return REAL(poll)(fds, n, timeout);
-  return green_poll(fds, n, poll_deadline(timeout), nullptr, false);
+  return CancelPoint(tls.current).done(green_poll(fds, n, poll_deadline(timeout), nullptr, false));
 }
 
 extern "C" int __poll_chk(pollfd* fds, nfds_t n, int timeout, size_t fds_len) {
@@ -112,8 +112,8 @@ extern "C" int ppoll(pollfd* fds, nfds_t n, const timespec* timeout, const sigse
   if (!hook_self() ||
       (timeout && (!valid(timeout) || (timeout->tv_sec == 0 && timeout->tv_nsec == 0))))
     return REAL(ppoll)(fds, n, timeout, mask);
-  return green_poll(fds, n, timeout ? deadline_after(timespec_ns(*timeout)) : kNoDeadline, mask,
-                    true);
+  Deadline deadline = timeout ? deadline_after(timespec_ns(*timeout)) : kNoDeadline;
+  return CancelPoint(tls.current).done(green_poll(fds, n, deadline, mask, true));
 }
 
 extern "C" int select(int nfds, fd_set* r, fd_set* w, fd_set* x, timeval* timeout) {
@@ -124,6 +124,7 @@ extern "C" int select(int nfds, fd_set* r, fd_set* w, fd_set* x, timeval* timeou
       timeout ? deadline_after(int64_t(timeout->tv_sec) * 1000000000 + timeout->tv_usec * 1000)
               : kNoDeadline;
   FdSets sets{{r, w, x}, {}};
+  CancelPoint cp(tls.current);
   int result = green_select(nfds, sets, deadline, nullptr, false);
   if (timeout) {  // Linux reports the time left
     int64_t left = deadline - monotonic_ns();
@@ -131,7 +132,7 @@ extern "C" int select(int nfds, fd_set* r, fd_set* w, fd_set* x, timeval* timeou
     timeout->tv_sec = left / 1000000000;
     timeout->tv_usec = (left % 1000000000) / 1000;
   }
-  return result;
+  return cp.done(result);
 }
 
 extern "C" int pselect(int nfds, fd_set* r, fd_set* w, fd_set* x, const timespec* timeout,
@@ -140,6 +141,6 @@ extern "C" int pselect(int nfds, fd_set* r, fd_set* w, fd_set* x, const timespec
       (timeout && (!valid(timeout) || (timeout->tv_sec == 0 && timeout->tv_nsec == 0))))
     return REAL(pselect)(nfds, r, w, x, timeout, mask);
   FdSets sets{{r, w, x}, {}};
-  return green_select(nfds, sets, timeout ? deadline_after(timespec_ns(*timeout)) : kNoDeadline,
-                      mask, true);
+  Deadline deadline = timeout ? deadline_after(timespec_ns(*timeout)) : kNoDeadline;
+  return CancelPoint(tls.current).done(green_select(nfds, sets, deadline, mask, true));
 }

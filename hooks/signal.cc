@@ -75,3 +75,79 @@ extern "C" sighandler_t signal(int sig, sighandler_t handler) noexcept {
   if (sigaction(sig, &act, &old) != 0) return SIG_ERR;
   return old.sa_handler;
 }
+
+namespace {
+
+// Runs the handler for sig on the calling green thread, as the kernel would
+// have run it on the target thread. Returns its SA_RESTART.
+bool run_handler(int sig) {
+  struct sigaction current;
+  REAL(sigaction)(sig, nullptr, &current);
+  const struct sigaction& act =
+      (current.sa_flags & SA_SIGINFO) && current.sa_sigaction == wrapper ? g_user[sig] : current;
+  siginfo_t info;
+  memset(&info, 0, sizeof info);
+  info.si_signo = sig;
+  info.si_code = SI_TKILL;
+  info.si_pid = getpid();
+  info.si_uid = getuid();
+  if (act.sa_flags & SA_SIGINFO)
+    act.sa_sigaction(sig, &info, nullptr);
+  else
+    act.sa_handler(sig);
+  return act.sa_flags & SA_RESTART;
+}
+
+void run_pending(GreenThread* t) {
+  while (uint64_t pending = t->pending_signals) {
+    int sig = __builtin_ctzll(pending);
+    t->pending_signals &= ~(uint64_t(1) << sig);
+    run_handler(sig);
+  }
+}
+
+[[maybe_unused]] const bool g_registered = [] {
+  g_signal_runner = run_pending;
+  return true;
+}();
+
+// What the default action of sig does to a process: ignore it or not.
+bool ignored_by_default(int sig) {
+  return sig == SIGCHLD || sig == SIGURG || sig == SIGWINCH || sig == SIGCONT;
+}
+
+}  // namespace
+
+// A signal for one green thread: its handler runs on that thread's stack
+// (at once when it is the caller), and a call it is parked in is interrupted
+// as natively (EINTR, or a restart with SA_RESTART).
+extern "C" int pthread_kill(pthread_t thread, int sig) noexcept {
+  GreenThread* t = hook_self() ? find_thread(thread) : nullptr;
+  if (!t || t->adopted) return REAL(pthread_kill)(thread, sig);
+  if (sig < 0 || sig >= NSIG) return EINVAL;
+  if (t->state == RunState::kFinished) return ESRCH;
+  if (sig == 0) return 0;
+  struct sigaction current;
+  REAL(sigaction)(sig, nullptr, &current);
+  bool handled = (current.sa_flags & SA_SIGINFO)
+                     ? current.sa_sigaction != nullptr
+                     : current.sa_handler != SIG_DFL && current.sa_handler != SIG_IGN;
+  if (!handled) {
+    if (current.sa_handler == SIG_IGN || ignored_by_default(sig)) return 0;
+    raise(sig);  // the default action ends (or stops) the whole process, as natively
+    return 0;
+  }
+  if (t == tls.current) {
+    run_handler(sig);
+    return 0;
+  }
+  t->pending_signals |= uint64_t(1) << sig;
+  bool restart = (current.sa_flags & SA_SIGINFO) && current.sa_sigaction == wrapper
+                     ? (g_user[sig].sa_flags & SA_RESTART)
+                     : (current.sa_flags & SA_RESTART);
+  if (t->state == RunState::kParked) {
+    t->signal_restart = restart;
+    unpark(t, WakeReason::kSignal);
+  }
+  return 0;
+}

@@ -98,17 +98,20 @@ extern "C" int socketpair(int domain, int type, int protocol, int fds[2]) noexce
 }
 
 extern "C" int accept(int fd, sockaddr* addr, socklen_t* addr_len) {
-  if (FdEntry* e = green_socket(fd)) return green_accept(e, addr, addr_len, 0);
+  if (FdEntry* e = green_socket(fd))
+    return CancelPoint(tls.current).done(green_accept(e, addr, addr_len, 0));
   return REAL(accept)(fd, addr, addr_len);
 }
 
 extern "C" int accept4(int fd, sockaddr* addr, socklen_t* addr_len, int flags) {
-  if (FdEntry* e = green_socket(fd)) return green_accept(e, addr, addr_len, flags);
+  if (FdEntry* e = green_socket(fd))
+    return CancelPoint(tls.current).done(green_accept(e, addr, addr_len, flags));
   return REAL(accept4)(fd, addr, addr_len, flags);
 }
 
 extern "C" int connect(int fd, const sockaddr* addr, socklen_t len) {
-  if (FdEntry* e = green_socket(fd); e && !e->nonblock()) return green_connect(e, addr, len);
+  if (FdEntry* e = green_socket(fd); e && !e->nonblock())
+    return CancelPoint(tls.current).done(green_connect(e, addr, len));
   return REAL(connect)(fd, addr, len);
 }
 

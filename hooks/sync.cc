@@ -129,9 +129,14 @@ CondVar* as_cond(pthread_cond_t* c) {
   return reinterpret_cast<CondVar*>(c);
 }
 
+// A cancellation point: a cancel that arrives during the wait is acted on
+// once the mutex is locked again, as POSIX says.
 int cond_wait_until(pthread_cond_t* c, pthread_mutex_t* m, Deadline deadline) {
-  hook_self();
-  return cond_wait(as_cond(c), as_mutex(m), deadline);
+  GreenThread* self = hook_self();
+  CancelPoint cp(self);
+  int r = cond_wait(as_cond(c), as_mutex(m), deadline);
+  if (self && self->cancel_pending) cp.act();
+  return r;
 }
 
 }  // namespace
@@ -325,8 +330,13 @@ int sem_result(int err) {
 }
 
 int sem_wait_green(sem_t* s, Deadline deadline, bool try_only) {
-  hook_self();
-  if (private_sem(s)) return sem_result(sem_wait_until(as_sem(s), deadline, try_only));
+  GreenThread* self = hook_self();
+  if (private_sem(s)) {
+    CancelPoint cp(try_only ? nullptr : self);  // sem_wait is a cancellation point
+    int err = sem_wait_until(as_sem(s), deadline, try_only);
+    if (err == EINTR && self && self->cancel_pending) cp.act();
+    return sem_result(err);
+  }
   if (try_only || !hook_self()) return try_only ? REAL(sem_trywait)(s) : REAL(sem_wait)(s);
   int err = poll_green(deadline, EAGAIN, [s] { return REAL(sem_trywait)(s) == 0 ? 0 : errno; });
   return sem_result(err);

@@ -75,8 +75,10 @@ int join_native(pthread_t thread, void** retval, Deadline deadline) {
   }
 }
 
+// pthread_join is a cancellation point.
 int green_join(pthread_t thread, void** retval, Deadline deadline) {
-  if (GreenThread* t = find_thread(thread)) return join_thread(t, retval, deadline);
+  CancelPoint cp(tls.current);
+  if (GreenThread* t = find_thread(thread)) return cp.done_errno(join_thread(t, retval, deadline));
   return join_native(thread, retval, deadline);
 }
 
@@ -145,4 +147,47 @@ extern "C" int sched_yield() noexcept {
   if (!hook_self()) return REAL(sched_yield)();
   yield_thread();
   return 0;
+}
+
+// Deferred cancellation: the request is acted on at the target's next
+// cancellation point (hooked blocking calls, pthread_testcancel); a target
+// parked in one is woken for it. Asynchronous cancellation is not
+// supported: the type is recorded and cancellation stays deferred.
+extern "C" int pthread_cancel(pthread_t thread) {
+  GreenThread* t = hook_self() ? find_thread(thread) : nullptr;
+  if (!t || t->adopted) return REAL(pthread_cancel)(thread);
+  if (t->state == RunState::kFinished) return 0;
+  t->cancel_pending = true;
+  if (t == tls.current) {
+    if (!t->cancel_disabled && t->in_cancel_point) cancellation_point();
+    return 0;
+  }
+  if (t->state == RunState::kParked && t->in_cancel_point && !t->cancel_disabled)
+    unpark(t, WakeReason::kCancel);
+  return 0;
+}
+
+extern "C" int pthread_setcancelstate(int state, int* old) {
+  GreenThread* self = hook_self();
+  if (!self || self->adopted) return REAL(pthread_setcancelstate)(state, old);
+  if (state != PTHREAD_CANCEL_ENABLE && state != PTHREAD_CANCEL_DISABLE) return EINVAL;
+  if (old) *old = self->cancel_disabled ? PTHREAD_CANCEL_DISABLE : PTHREAD_CANCEL_ENABLE;
+  self->cancel_disabled = state == PTHREAD_CANCEL_DISABLE;
+  return 0;
+}
+
+extern "C" int pthread_setcanceltype(int type, int* old) {
+  GreenThread* self = hook_self();
+  if (!self || self->adopted) return REAL(pthread_setcanceltype)(type, old);
+  if (type != PTHREAD_CANCEL_DEFERRED && type != PTHREAD_CANCEL_ASYNCHRONOUS) return EINVAL;
+  if (old) *old = PTHREAD_CANCEL_DEFERRED;
+  return 0;
+}
+
+extern "C" void pthread_testcancel() {
+  if (GreenThread* self = hook_self(); self && !self->adopted) {
+    cancellation_point();
+    return;
+  }
+  REAL(pthread_testcancel)();
 }

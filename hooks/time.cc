@@ -19,8 +19,12 @@ int64_t left_ns(Deadline deadline) {
 }
 
 // Parks until the deadline; true when a signal cut it short.
+// Sleeps are cancellation points.
 bool interrupted(Deadline deadline) {
-  return sleep_until(deadline) == WakeReason::kSignal;
+  CancelPoint cp(tls.current);
+  WakeReason why = sleep_until(deadline);
+  if (why == WakeReason::kCancel) cp.act();
+  return why == WakeReason::kSignal;
 }
 
 bool sleepable_clock(clockid_t clock) {

@@ -17,6 +17,7 @@ constinit thread_local ThreadState tls;
 bool g_adopt_main_thread = false;
 void (*g_thread_exit_hook)(GreenThread* t) = nullptr;
 bool g_deadlock_abort = false;
+void (*g_signal_runner)(GreenThread* t) = nullptr;
 
 namespace {
 
@@ -261,6 +262,7 @@ WakeReason park(Deadline deadline, bool interruptible) {
     self->hub->blocked--;
     self->hub->deadlock_reported = false;
   }
+  if (self->pending_signals && g_signal_runner) g_signal_runner(self);
   if (timed && self->wake != WakeReason::kTimeout) {
     RuntimeScope runtime;
     uv_timer_stop(self->timer);
@@ -289,7 +291,8 @@ void yield_thread() {
 WakeReason sleep_until(Deadline deadline, bool interruptible) {
   for (;;) {
     WakeReason why = park(deadline, interruptible);
-    if (why == WakeReason::kTimeout || why == WakeReason::kSignal) return why;
+    if (why == WakeReason::kTimeout || why == WakeReason::kSignal || why == WakeReason::kCancel)
+      return why;
     if (deadline != kNoDeadline && monotonic_ns() >= deadline) return WakeReason::kTimeout;
   }
 }
@@ -303,6 +306,14 @@ void thread_exit(void* retval) {
   self->state = RunState::kFinished;
   switch_to_hub(self);
   abort();  // unreachable: a finished thread is never resumed
+}
+
+void cancellation_point() {
+  GreenThread* self = tls.current;
+  if (self && self->cancel_pending && !self->cancel_disabled && !self->adopted) {
+    self->cancel_pending = false;
+    thread_exit(PTHREAD_CANCELED);
+  }
 }
 
 GreenThread* find_thread(pthread_t id) {
@@ -324,8 +335,12 @@ int join_thread(GreenThread* t, void** retval, Deadline deadline) {
     t->joiner = self;
     self->waiting_on = "pthread_join of";
     self->waiting_addr = t;
-    park(deadline, false);
+    WakeReason why = park(deadline, false);
     self->waiting_on = nullptr;
+    if (why == WakeReason::kCancel) {
+      t->joiner = nullptr;
+      return ECANCELED;
+    }
   }
   if (retval) *retval = t->retval;
   RuntimeScope runtime;

@@ -79,7 +79,7 @@ ParkResult wait_green(Bucket& b, Waiter& w, const ParkOptions& options) {
   for (;;) {
     WakeReason why = park(options.deadline, options.interruptible);
     if (w.stage.load(std::memory_order_acquire) != kQueued) break;
-    if (why == WakeReason::kTimeout || why == WakeReason::kSignal) {
+    if (why == WakeReason::kTimeout || why == WakeReason::kSignal || why == WakeReason::kCancel) {
       b.lock.lock();
       bool still_queued = w.stage.load(std::memory_order_relaxed) == kQueued && remove(b, &w);
       b.lock.unlock();

@@ -25,6 +25,7 @@ enum class WakeReason : uint8_t {
   kClosed,    // another green thread closed the fd it waits on
   kSignal,    // a handled signal interrupted the call
   kExplicit,  // unpark() by the runtime (a joined thread finished, ...)
+  kCancel,    // pthread_cancel while parked in a cancellation point
 };
 
 struct GreenThread {
@@ -39,7 +40,11 @@ struct GreenThread {
   bool interruptible = false;   // parked in a call that a signal interrupts
   bool signal_restart = false;  // with kSignal: every handler that ran asked for SA_RESTART
   bool detached = false;
-  bool adopted = false;  // the OS thread's own stack (the program's main thread)
+  bool cancel_pending = false;   // pthread_cancel: acted on at the next cancellation point
+  bool cancel_disabled = false;  // pthread_setcancelstate(PTHREAD_CANCEL_DISABLE)
+  int in_cancel_point = 0;       // inside a call that is a cancellation point
+  uint64_t pending_signals = 0;  // pthread_kill: handlers to run on this thread's stack
+  bool adopted = false;          // the OS thread's own stack (the program's main thread)
   uint64_t park_signal_seq = 0;
 
   GreenThread* next_ready = nullptr;
