@@ -112,6 +112,21 @@ void check_deadlock(Hub* h) {
   if (g_deadlock_abort) abort();
 }
 
+// Timers, I/O readiness and wake-ups from other threads. With nothing ready
+// the hub sleeps in epoll; while green threads are ready it still looks, but
+// at most every kBusyPollNs, so threads that hand work to each other (locks,
+// yields) do not pay a system call per switch.
+constexpr uint64_t kBusyPollNs = 200000;
+
+void poll_loop(Hub* h) {
+  uint64_t now = uv_hrtime();
+  if (h->ready_head && now - h->last_poll < kBusyPollNs) return;
+  h->last_poll = now;
+  h->in_uv_run = true;
+  uv_run(&h->loop, h->ready_head ? UV_RUN_NOWAIT : UV_RUN_ONCE);
+  h->in_uv_run = false;
+}
+
 // The hub's first run begins when the adopted thread first leaves its own
 // stack: that is its first return, as from run_thread.
 boost::context::fiber hub_main(Hub* h, boost::context::fiber&& adopted) {
@@ -122,7 +137,7 @@ boost::context::fiber hub_main(Hub* h, boost::context::fiber&& adopted) {
   for (;;) {
     run_ready(h);
     check_deadlock(h);
-    uv_run(&h->loop, h->ready_head ? UV_RUN_NOWAIT : UV_RUN_ONCE);
+    poll_loop(h);
   }
 }
 
@@ -278,7 +293,7 @@ void unpark(GreenThread* t, WakeReason why) {
   // libuv 1.44 runs timers before it polls in the same uv_run: without this
   // a thread readied by a timer would wait for the next I/O event. A stopped
   // loop polls with a zero timeout and returns.
-  uv_stop(&t->hub->loop);
+  if (t->hub->in_uv_run) uv_stop(&t->hub->loop);
 }
 
 void yield_thread() {

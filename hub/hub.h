@@ -22,7 +22,9 @@ struct Hub {
   GreenThread* ready_head = nullptr;
   GreenThread* ready_tail = nullptr;
   size_t ready_count = 0;
-  size_t live = 0;                                      // green threads that have not finished
+  size_t live = 0;  // green threads that have not finished
+  bool in_uv_run = false;
+  uint64_t last_poll = 0;  // uv_hrtime() of the last look at timers and I/O
   std::unordered_map<pthread_t, GreenThread*> threads;  // finished ones stay until joined
   size_t blocked =
       0;  // parked on a lock or a join, with no deadline: only another thread wakes them

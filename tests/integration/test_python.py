@@ -12,9 +12,13 @@ so nothing threaded in Python works under the preload until those are green.
   50+ OS threads, under the preload at most GREEN_PY_MAX_THREADS.
 - http.server's ThreadingHTTPServer (python/threading_http_server.py: only a
   4096 backlog and HTTP/1.1) under 1,000 concurrent keep-alive connections
-  from wrk: no socket errors, no non-2xx answers, 1,000 connections open in
-  the server at once; natively 1,000+ OS threads, under the preload at most
-  GREEN_PY_MAX_THREADS.
+  from wrk: under the preload no socket errors (so no request waited 3 s),
+  no non-2xx answers, 1,000 connections open in the server at once, at most
+  GREEN_PY_MAX_THREADS OS threads. Natively CPython cannot do this on two
+  cores: its accept loop starves behind the GIL among the connection
+  threads, and after 10 s it has accepted only about 300 of the 1,000
+  connections. So the native run only checks that the set-up works (wrk
+  runs, every answer is a 200, a thread per connection: 100+ OS threads).
 - plain `python3.11 -m http.server` serves a file and a listing.
 
 Each preloaded run is also killed early, and said so, when the hub's OS
@@ -44,7 +48,9 @@ STALL_AFTER = 2.0
 RUN_TIMEOUT = 30.0
 
 CONNECTIONS = 1000
-WRK_SECONDS = 3
+WRK_SECONDS = 4
+WRK_TIMEOUT = 3  # seconds: a request unanswered that long is a socket error
+NATIVE_MIN_THREADS = 100
 
 
 def wrk_path():
@@ -134,7 +140,9 @@ class Server:
     def stderr(self, limit=4000):
         self.err.seek(0)
         text = self.err.read().decode(errors="replace")
-        return text if len(text) <= limit else text[:limit // 2] + "\n...\n" + text[-limit // 2:]
+        if limit is None or len(text) <= limit:
+            return text
+        return text[:limit // 2] + "\n...\n" + text[-limit // 2:]
 
     def alive(self):
         return self.proc.poll() is None
@@ -238,7 +246,7 @@ def run_wrk(site, preload):
         counter = Counter(server.proc.pid)
         try:
             wrk = subprocess.run(
-                [wrk_path(), "-t2", f"-c{CONNECTIONS}", f"-d{WRK_SECONDS}s", "--timeout", "5s",
+                [wrk_path(), "-t2", f"-c{CONNECTIONS}", f"-d{WRK_SECONDS}s", "--timeout", f"{WRK_TIMEOUT}s",
                  server.url + "/hello.txt"],
                 stdin=subprocess.DEVNULL, capture_output=True, text=True,
                 timeout=WRK_SECONDS + 30, env=harness.environment(False))
@@ -247,12 +255,24 @@ def run_wrk(site, preload):
         alive = server.alive()
         return dict(wrk=wrk.stdout + wrk.stderr, wrk_status=wrk.returncode,
                     threads=counter.threads.peak, sockets=max(counter.sockets, default=0),
-                    alive=alive, stderr=server.stderr())
+                    alive=alive, stderr=server.stderr(),
+                    exceptions=server_exceptions(server.stderr(limit=None)))
     finally:
         server.stop()
 
 
-def check_wrk(r, how):
+# wrk closes its connections when its time is up, some in the middle of a
+# response: the handler threads then log these, natively too.
+EXPECTED_AT_THE_END = {"BrokenPipeError", "ConnectionResetError"}
+
+
+def server_exceptions(stderr):
+    """The exception types in the server's tracebacks other than those."""
+    found = re.findall(r"^(\w+(?:Error|Exception|Exit|Interrupt)\b)", stderr, re.M)
+    return sorted(set(found) - EXPECTED_AT_THE_END)
+
+
+def check_wrk(r, how, all_served):
     out = r["wrk"]
     desc = (f"{how}: wrk status {r['wrk_status']}, server peak OS threads {r['threads']}, "
             f"peak sockets {r['sockets']}, alive {r['alive']}\n--- wrk ---\n{out}"
@@ -260,27 +280,28 @@ def check_wrk(r, how):
     assert r["wrk_status"] == 0, desc
     m = re.search(r"(\d+) requests in", out)
     assert m and int(m.group(1)) >= CONNECTIONS, desc
-    assert "Socket errors" not in out, desc
     assert "Non-2xx" not in out, desc
     assert r["alive"], "the server died\n" + desc
-    assert "Traceback" not in r["stderr"], desc
-    # every connection was accepted and held at once (plus the listener)
-    assert r["sockets"] >= CONNECTIONS, desc
+    assert not r["exceptions"], f"the server raised {r['exceptions']}\n" + desc
+    if all_served:
+        assert "Socket errors" not in out, desc
+        # every connection was accepted and held at once (plus the listener)
+        assert r["sockets"] >= CONNECTIONS, desc
     return desc
 
 
 @pytest.mark.skipif(not wrk_path(), reason="wrk is not installed (Debian package: wrk)")
 def test_threading_http_server_native(site):
     r = run_wrk(site, preload=False)
-    desc = check_wrk(r, "native")
-    assert r["threads"] >= CONNECTIONS, desc
+    desc = check_wrk(r, "native", all_served=False)
+    assert r["threads"] >= NATIVE_MIN_THREADS, desc
 
 
 @pytest.mark.skipif(not wrk_path(), reason="wrk is not installed (Debian package: wrk)")
 @harness.needs_green_sync
 def test_threading_http_server_preload(site):
     r = run_wrk(site, preload=True)
-    desc = check_wrk(r, "preloaded")
+    desc = check_wrk(r, "preloaded", all_served=True)
     assert r["threads"] <= GREEN_PY_MAX_THREADS, desc
 
 

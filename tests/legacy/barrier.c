@@ -190,8 +190,8 @@ int main(void) {
   pthread_barrier_t one;
   e = pthread_barrier_init(&one, NULL, 1);
   int w1 = pthread_barrier_wait(&one), w2 = pthread_barrier_wait(&one);
-  printf("a barrier of 1: init %s, waits %s %s, destroy %s\n", errname(e), errname(w1),
-         errname(w2), errname(pthread_barrier_destroy(&one)));
+  printf("a barrier of 1: init %s, waits %s %s, destroy %s\n", errname(e), errname(w1), errname(w2),
+         errname(pthread_barrier_destroy(&one)));
   pthread_barrier_t zero;
   printf("a barrier of 0: init %s\n", errname(pthread_barrier_init(&zero, NULL, 0)));
 
@@ -202,9 +202,10 @@ int main(void) {
   pthread_create(&lt[3], NULL, late_reader, NULL);
   pthread_create(&lt[4], NULL, late_writer, NULL);
   for (int i = 0; i < 5; i++) pthread_join(lt[i], NULL);
-  printf("a barrier of 4 whose last thread first reads a socket for 200 ms: %d passed after it "
-         "read, %d serial, ok: %s\n",
-         atomic_load(&late_passed), atomic_load(&late_serial), yes(atomic_load(&late_passed) == 4));
+  printf(
+      "a barrier of 4 whose last thread first reads a socket for 200 ms: %d passed after it "
+      "read, %d serial, ok: %s\n",
+      atomic_load(&late_passed), atomic_load(&late_serial), yes(atomic_load(&late_passed) == 4));
   pthread_barrier_destroy(&late_barrier);
   close(late_fds[0]);
   close(late_fds[1]);

@@ -237,9 +237,10 @@ static void phase_timeouts(void) {
   int e2 = pthread_cond_timedwait(&to_cond, &to_lock, &bad);
   int held = pthread_mutex_unlock(&to_lock) == 0;
   int e3 = pthread_condattr_setclock(&ca, CLOCK_PROCESS_CPUTIME_ID);
-  printf("  clockwait on CLOCK_PROCESS_CPUTIME_ID: %s, tv_nsec=1000000000: %s, mutex held: %s, "
-         "condattr_setclock CLOCK_PROCESS_CPUTIME_ID: %s\n",
-         errname(e1), errname(e2), yes(held), errname(e3));
+  printf(
+      "  clockwait on CLOCK_PROCESS_CPUTIME_ID: %s, tv_nsec=1000000000: %s, mutex held: %s, "
+      "condattr_setclock CLOCK_PROCESS_CPUTIME_ID: %s\n",
+      errname(e1), errname(e2), yes(held), errname(e3));
   pthread_condattr_destroy(&ca);
 
   /* a signal with no waiter is not remembered */
@@ -270,9 +271,10 @@ static void phase_timeouts(void) {
   }
   pthread_mutex_unlock(&q_lock);
   pthread_join(t, NULL);
-  printf("  consumer polling every 150 ms for an item made at 375 ms: timed out 2 times: %s, got "
-         "it: %s\n",
-         yes(timeouts == 2), yes(got_item));
+  printf(
+      "  consumer polling every 150 ms for an item made at 375 ms: timed out 2 times: %s, got "
+      "it: %s\n",
+      yes(timeouts == 2), yes(got_item));
   printf("  destroy: %s %s %s\n", errname(pthread_cond_destroy(&mono)),
          errname(pthread_cond_destroy(&q_cond)), errname(pthread_mutex_destroy(&to_lock)));
 }
@@ -368,9 +370,10 @@ static void phase_wakeups(void) {
   pthread_mutex_unlock(&w_lock);
   long long waited = now_ns(CLOCK_MONOTONIC) - start;
   pthread_join(t, NULL);
-  printf("  timed wait of 3 s signalled at 100 ms: %s, got the token: %s, returned well before the "
-         "deadline: %s\n",
-         errname(e), yes(got), yes(waited < 1500 * MS));
+  printf(
+      "  timed wait of 3 s signalled at 100 ms: %s, got the token: %s, returned well before the "
+      "deadline: %s\n",
+      errname(e), yes(got), yes(waited < 1500 * MS));
 
   /* signal: at least one of 5 */
   atomic_store(&w_waiting, 0);
@@ -388,9 +391,10 @@ static void phase_wakeups(void) {
   pthread_cond_broadcast(&w_cond);
   pthread_mutex_unlock(&w_lock);
   for (int i = 0; i < 5; i++) pthread_join(ts[i], NULL);
-  printf("  pthread_cond_signal with 5 waiters and one token: one took it: %s; after a broadcast "
-         "and 4 more: %d\n",
-         yes(after_signal == 1), atomic_load(&w_woken));
+  printf(
+      "  pthread_cond_signal with 5 waiters and one token: one took it: %s; after a broadcast "
+      "and 4 more: %d\n",
+      yes(after_signal == 1), atomic_load(&w_woken));
 
   /* broadcast: all of 32 */
   atomic_store(&w_waiting, 0);
@@ -421,9 +425,10 @@ static void phase_wakeups(void) {
   for (int i = 0; i < 4; i++) pthread_join(ts[i], NULL);
   pthread_join(sig, NULL);
   pthread_join(wr, NULL);
-  printf("  4 waiters, a signaller that read a socket while holding the mutex: %d woke, it read "
-         "its data: %s\n",
-         atomic_load(&w_woken), yes(io_ready));
+  printf(
+      "  4 waiters, a signaller that read a socket while holding the mutex: %d woke, it read "
+      "its data: %s\n",
+      atomic_load(&w_woken), yes(io_ready));
   close(io_fds[0]);
   close(io_fds[1]);
 }

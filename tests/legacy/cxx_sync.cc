@@ -105,9 +105,10 @@ void test_timed_and_recursive() {
   owner.join();
   bool free_now = rm.try_lock();
   if (free_now) rm.unlock();
-  std::printf("std::recursive_mutex locked %d deep by a sleeping thread: try_lock %s; after it "
-              "ended: %s\n",
-              depth, other ? "true" : "false", free_now ? "true" : "false");
+  std::printf(
+      "std::recursive_mutex locked %d deep by a sleeping thread: try_lock %s; after it "
+      "ended: %s\n",
+      depth, other ? "true" : "false", free_now ? "true" : "false");
 }
 
 void test_condition_variable() {
@@ -166,10 +167,11 @@ void test_condition_variable() {
   bool pred = cv.wait_until(l, deadline, [] { return false; });
   bool past = std::chrono::system_clock::now() >= deadline;
   l.unlock();
-  std::printf("wait_for(100ms) unsignalled: %s, waited at least that: %s, lock held: %s; "
-              "wait_until(system_clock) with a false predicate: %s, past the deadline: %s\n",
-              s == std::cv_status::timeout ? "timeout" : "no_timeout", yes(waited >= 100ms),
-              yes(owns), pred ? "true" : "false", yes(past));
+  std::printf(
+      "wait_for(100ms) unsignalled: %s, waited at least that: %s, lock held: %s; "
+      "wait_until(system_clock) with a false predicate: %s, past the deadline: %s\n",
+      s == std::cv_status::timeout ? "timeout" : "no_timeout", yes(waited >= 100ms), yes(owns),
+      pred ? "true" : "false", yes(past));
 
   bool ready = false;
   std::thread notifier([&] {
@@ -224,10 +226,11 @@ void test_shared_mutex() {
   bool exclusive_while_shared = sm.try_lock();
   if (exclusive_while_shared) sm.unlock();
   if (shared_after) sm.unlock_shared();
-  std::printf("std::shared_mutex: 6 readers at once: %s; the writer waited for them: %s; "
-              "try_lock_shared while it writes: %s; then %s; try_lock while shared: %s\n",
-              yes(max_in.load() == 6), yes(!writer_early), shared_while_writer ? "true" : "false",
-              shared_after ? "true" : "false", exclusive_while_shared ? "true" : "false");
+  std::printf(
+      "std::shared_mutex: 6 readers at once: %s; the writer waited for them: %s; "
+      "try_lock_shared while it writes: %s; then %s; try_lock while shared: %s\n",
+      yes(max_in.load() == 6), yes(!writer_early), shared_while_writer ? "true" : "false",
+      shared_after ? "true" : "false", exclusive_while_shared ? "true" : "false");
 }
 
 void test_call_once_and_sleep() {
@@ -245,8 +248,9 @@ void test_call_once_and_sleep() {
       if (done) saw_done++;
     });
   for (auto& t : threads) t.join();
-  std::printf("std::call_once with a callable that sleeps, 10 threads: ran %d, all saw it done: %s\n",
-              runs.load(), yes(saw_done.load() == 10));
+  std::printf(
+      "std::call_once with a callable that sleeps, 10 threads: ran %d, all saw it done: %s\n",
+      runs.load(), yes(saw_done.load() == 10));
 
   std::mutex m;
   std::vector<int> order;

@@ -199,9 +199,9 @@ static void phase_queue(void) {
   printf("ready\n");
   fflush(stdout);
   msleep(200);
-  printf("  all %d queued, none entered while the holder read: %s\n", QUEUED,
-         yes(atomic_load(&arrived) == QUEUED && entered_at_ready == 0 &&
-             atomic_load(&entered) == 0));
+  printf(
+      "  all %d queued, none entered while the holder read: %s\n", QUEUED,
+      yes(atomic_load(&arrived) == QUEUED && entered_at_ready == 0 && atomic_load(&entered) == 0));
   write(queue_fds[0], "hello", 5);
   pthread_join(holder, NULL);
   for (int i = 0; i < QUEUED; i++) pthread_join(t[i], NULL);

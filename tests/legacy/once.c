@@ -113,10 +113,11 @@ static void phase_blocking_init(void) {
   for (int i = 0; i < CALLERS; i++) pthread_join(t[i], NULL);
   pthread_join(w, NULL);
   pthread_once(&config_once, load_config);
-  printf("  init ran %d time(s); %d callers were in pthread_once while it read; %d of %d returned "
-         "after it finished\n",
-         atomic_load(&config_inits), atomic_load(&calling_when_read), atomic_load(&returned_ok),
-         CALLERS + 1);
+  printf(
+      "  init ran %d time(s); %d callers were in pthread_once while it read; %d of %d returned "
+      "after it finished\n",
+      atomic_load(&config_inits), atomic_load(&calling_when_read), atomic_load(&returned_ok),
+      CALLERS + 1);
   close(config_fds[0]);
   close(config_fds[1]);
 }
@@ -218,10 +219,11 @@ static void phase_cancel(void) {
   void* r2 = NULL;
   pthread_join(second, &r2);
   pthread_once(&cancel_once, cancellable_init);
-  printf("  inits before the cancel: %d; first caller cancelled: %s; init routine run %d times, "
-         "completed %d; second caller returned normally: %s\n",
-         inits_before, yes(r1 == PTHREAD_CANCELED), atomic_load(&cancel_inits),
-         atomic_load(&cancel_completed), yes(r2 == (void*)1));
+  printf(
+      "  inits before the cancel: %d; first caller cancelled: %s; init routine run %d times, "
+      "completed %d; second caller returned normally: %s\n",
+      inits_before, yes(r1 == PTHREAD_CANCELED), atomic_load(&cancel_inits),
+      atomic_load(&cancel_completed), yes(r2 == (void*)1));
   close(cancel_fds[0]);
   close(cancel_fds[1]);
 }

@@ -268,9 +268,10 @@ static void phase_errors(void) {
   struct timespec ts = to_ts(now_ns(CLOCK_REALTIME) + SEC);
   int timed = pthread_rwlock_timedwrlock(&err_lock, &ts);
   int u = pthread_rwlock_unlock(&err_lock);
-  printf("  write-locked by main: wrlock again %s, rdlock %s, tryrdlock %s, trywrlock %s, "
-         "timedwrlock %s; unlock %s\n",
-         errname(w2), errname(r), errname(tr), errname(tw), errname(timed), errname(u));
+  printf(
+      "  write-locked by main: wrlock again %s, rdlock %s, tryrdlock %s, trywrlock %s, "
+      "timedwrlock %s; unlock %s\n",
+      errname(w2), errname(r), errname(tr), errname(tw), errname(timed), errname(u));
   (void)w;
 
   int r1 = pthread_rwlock_rdlock(&err_lock), r2 = pthread_rwlock_rdlock(&err_lock);
@@ -286,11 +287,12 @@ static void phase_errors(void) {
   int e_clk = pthread_rwlock_clockwrlock(&err_lock, CLOCK_PROCESS_CPUTIME_ID, &soon);
   int u1 = pthread_rwlock_unlock(&err_lock), u2 = pthread_rwlock_unlock(&err_lock),
       u3 = pthread_rwlock_unlock(&err_lock);
-  printf("  read-locked 3 times by main: %s %s %s; trywrlock by another thread %s, by main %s; "
-         "timedwrlock tv_nsec=1000000000 %s, clockwrlock CLOCK_PROCESS_CPUTIME_ID %s; unlock x3 "
-         "%s %s %s\n",
-         errname(r1), errname(r2), errname(r3), errname((int)(long)other), errname(tw),
-         errname(e_bad), errname(e_clk), errname(u1), errname(u2), errname(u3));
+  printf(
+      "  read-locked 3 times by main: %s %s %s; trywrlock by another thread %s, by main %s; "
+      "timedwrlock tv_nsec=1000000000 %s, clockwrlock CLOCK_PROCESS_CPUTIME_ID %s; unlock x3 "
+      "%s %s %s\n",
+      errname(r1), errname(r2), errname(r3), errname((int)(long)other), errname(tw), errname(e_bad),
+      errname(e_clk), errname(u1), errname(u2), errname(u3));
   pthread_create(&t, NULL, other_trywrlock, NULL);
   pthread_join(t, &other);
   printf("  unlocked: trywrlock by another thread %s\n", errname((int)(long)other));

@@ -182,14 +182,16 @@ static void phase_wait_post(void) {
     one_each &= atomic_load(&passed) == i;
   }
   for (int i = 0; i < WAITERS; i++) pthread_join(t[i], NULL);
-  printf("  sem_init %s; passed before any post %d; each post let exactly one through: %s; "
-         "errors %d; value now %d; destroy %s\n",
-         e, before, yes(one_each), atomic_load(&wait_errors), value(&gate),
-         result(sem_destroy(&gate)));
+  printf(
+      "  sem_init %s; passed before any post %d; each post let exactly one through: %s; "
+      "errors %d; value now %d; destroy %s\n",
+      e, before, yes(one_each), atomic_load(&wait_errors), value(&gate),
+      result(sem_destroy(&gate)));
 
-  printf("  a semaphore of 1 as a lock, %d threads x %d rounds across sleeps and socket round "
-         "trips:\n",
-         LOCKERS, ROUNDS);
+  printf(
+      "  a semaphore of 1 as a lock, %d threads x %d rounds across sleeps and socket round "
+      "trips:\n",
+      LOCKERS, ROUNDS);
   tcp_pair(echo_fds);
   pthread_t echo;
   pthread_create(&echo, NULL, echo_main, NULL);
@@ -244,8 +246,8 @@ static void phase_try_timed(void) {
   const char* r1 = result(sem_timedwait(&s, &bad));
   struct timespec soon = to_ts(now_ns(CLOCK_MONOTONIC) + 50 * MS);
   const char* r2 = result(sem_clockwait(&s, CLOCK_PROCESS_CPUTIME_ID, &soon));
-  printf("  sem_timedwait tv_nsec=1000000000: %s; sem_clockwait CLOCK_PROCESS_CPUTIME_ID: %s\n",
-         r1, r2);
+  printf("  sem_timedwait tv_nsec=1000000000: %s; sem_clockwait CLOCK_PROCESS_CPUTIME_ID: %s\n", r1,
+         r2);
 
   const char* p1 = result(sem_post(&s));
   const char* p2 = result(sem_post(&s));
@@ -257,9 +259,10 @@ static void phase_try_timed(void) {
   const char* w2 = result(sem_timedwait(&s, &past));
   const char* w3 = result(sem_wait(&s));
   const char* w4 = result(sem_trywait(&s));
-  printf("  3 posts %s %s %s: value %d; trywait %s, timedwait with a past deadline %s, wait %s, "
-         "trywait %s; value %d\n",
-         p1, p2, p3, v3, w1, w2, w3, w4, value(&s));
+  printf(
+      "  3 posts %s %s %s: value %d; trywait %s, timedwait with a past deadline %s, wait %s, "
+      "trywait %s; value %d\n",
+      p1, p2, p3, v3, w1, w2, w3, w4, value(&s));
 
   tcp_pair(post_fds);
   pthread_t poster, writer;
@@ -274,9 +277,10 @@ static void phase_try_timed(void) {
   long long waited = now_ns(CLOCK_MONOTONIC) - start;
   pthread_join(poster, NULL);
   pthread_join(writer, NULL);
-  printf("  timedwait 3 s for a token posted after a 150 ms socket read: %s, waited for it: %s, "
-         "well before the deadline: %s\n",
-         rs, yes(waited >= 100 * MS), yes(waited < 1500 * MS));
+  printf(
+      "  timedwait 3 s for a token posted after a 150 ms socket read: %s, waited for it: %s, "
+      "well before the deadline: %s\n",
+      rs, yes(waited >= 100 * MS), yes(waited < 1500 * MS));
   close(post_fds[0]);
   close(post_fds[1]);
   sem_destroy(&s);
@@ -287,9 +291,10 @@ static void phase_try_timed(void) {
   int vmax = value(&big) == SEM_VALUE_MAX;
   sem_destroy(&big);
   const char* i2 = result(sem_init(&big, 0, (unsigned)SEM_VALUE_MAX + 1u));
-  printf("  sem_init SEM_VALUE_MAX %s, post %s, value still SEM_VALUE_MAX: %s; sem_init "
-         "SEM_VALUE_MAX+1 %s\n",
-         i1, o, yes(vmax), i2);
+  printf(
+      "  sem_init SEM_VALUE_MAX %s, post %s, value still SEM_VALUE_MAX: %s; sem_init "
+      "SEM_VALUE_MAX+1 %s\n",
+      i1, o, yes(vmax), i2);
 }
 
 int main(void) {

@@ -115,10 +115,11 @@ static void test_names(void) {
          errname(set_e[0]), errname(set_e[1]), errname(set_e[2]), errname(too_long), own_view[0],
          errname(own_view_e[0]), own_view[1], errname(own_view_e[1]), own_view[2],
          errname(own_view_e[2]));
-  printf("names: main sees %s (%s) %s (%s) %s (%s) after worker-0 renamed itself (%s); a 4-byte "
-         "buffer %s\n",
-         seen[0], errname(seen_e[0]), seen[1], errname(seen_e[1]), seen[2], errname(seen_e[2]),
-         errname(self_set_e), errname(small_e));
+  printf(
+      "names: main sees %s (%s) %s (%s) %s (%s) after worker-0 renamed itself (%s); a 4-byte "
+      "buffer %s\n",
+      seen[0], errname(seen_e[0]), seen[1], errname(seen_e[1]), seen[2], errname(seen_e[2]),
+      errname(self_set_e), errname(small_e));
   char mine[32];
   int me = pthread_setname_np(pthread_self(), "main-thread");
   int mg = pthread_getname_np(pthread_self(), mine, sizeof mine);
@@ -185,11 +186,12 @@ static void test_attr(void) {
   write(attr_pipe[1], "x", 1);
   pthread_join(t, NULL);
   long page = sysconf(_SC_PAGESIZE);
-  printf("attr: getattr_np %s, stack of %u KiB asked: size at least that and under 1.1x: %s, a "
-         "local inside: %s, guard at least a page: %s, joinable: %s\n",
-         errname(inner.e), ASKED >> 10, yes(inner.size >= ASKED && inner.size < ASKED * 11 / 10),
-         yes(local_inside(&inner, inner.local)), yes(inner.guard >= (size_t)page),
-         yes(inner.detach == PTHREAD_CREATE_JOINABLE));
+  printf(
+      "attr: getattr_np %s, stack of %u KiB asked: size at least that and under 1.1x: %s, a "
+      "local inside: %s, guard at least a page: %s, joinable: %s\n",
+      errname(inner.e), ASKED >> 10, yes(inner.size >= ASKED && inner.size < ASKED * 11 / 10),
+      yes(local_inside(&inner, inner.local)), yes(inner.guard >= (size_t)page),
+      yes(inner.detach == PTHREAD_CREATE_JOINABLE));
   printf("attr: seen from main %s, the same stack: %s\n", errname(outer.e),
          yes(outer.addr == inner.addr && outer.size == inner.size));
 
@@ -263,10 +265,11 @@ static void kill_case(int flags, const char* what) {
   msleep(100);
   write(kill_pipe[1], "abc", 3);
   pthread_join(usr1_target, NULL);
-  printf("kill: %s: probe %s, pthread_kill %s, handler ran %d time(s), on the target: %s; read "
-         "returned %zd %s%s%s\n",
-         what, errname(probe), errname(k), (int)usr1_count, yes(usr1_on_target == usr1_count),
-         r.n, errname(r.err), r.n > 0 ? " " : "", r.n > 0 ? r.data : "");
+  printf(
+      "kill: %s: probe %s, pthread_kill %s, handler ran %d time(s), on the target: %s; read "
+      "returned %zd %s%s%s\n",
+      what, errname(probe), errname(k), (int)usr1_count, yes(usr1_on_target == usr1_count), r.n,
+      errname(r.err), r.n > 0 ? " " : "", r.n > 0 ? r.data : "");
   close(kill_pipe[0]);
   close(kill_pipe[1]);
 }
@@ -378,12 +381,12 @@ static void* cancel_disabled(void* arg) {
   return (void*)7;
 }
 
-static void* (*const cancel_mains[])(void*) = {cancel_in_read, cancel_in_sleep,
-                                               cancel_in_cond_wait, cancel_in_join,
+static void* (*const cancel_mains[])(void*) = {cancel_in_read,       cancel_in_sleep,
+                                               cancel_in_cond_wait,  cancel_in_join,
                                                cancel_at_testcancel, cancel_disabled};
 static const char* const cancel_names[] = {
-    "in read", "in sleep(10)", "in pthread_cond_wait", "in pthread_join", "at pthread_testcancel",
-    "with cancellation disabled during a sleep"};
+    "in read",         "in sleep(10)",          "in pthread_cond_wait",
+    "in pthread_join", "at pthread_testcancel", "with cancellation disabled during a sleep"};
 
 static void test_cancel(void) {
   if (pipe(cancel_pipe) < 0 || pipe(join_pipe) < 0) exit(1);
@@ -414,15 +417,16 @@ static void test_cancel(void) {
     for (int k = 0; k < n && k < 8; k++)
       snprintf(log + strlen(log), sizeof log - strlen(log), "%s%d", k ? "," : "",
                atomic_load(&cleanup_log[k]));
-    printf("cancel %s: pthread_cancel %s, join %s, PTHREAD_CANCELED: %s, within 1 s: %s, cleanup "
-           "handlers run: [%s]\n",
-           cancel_names[i], errname(c), errname(j), yes(r == PTHREAD_CANCELED),
-           yes(took < SEC), log);
+    printf(
+        "cancel %s: pthread_cancel %s, join %s, PTHREAD_CANCELED: %s, within 1 s: %s, cleanup "
+        "handlers run: [%s]\n",
+        cancel_names[i], errname(c), errname(j), yes(r == PTHREAD_CANCELED), yes(took < SEC), log);
   }
-  printf("cancel: the cond_wait cleanup handler held the mutex (unlock %s); the testcancel thread "
-         "ran on to it: %s; the disabled one finished its sleep: %s\n",
-         errname(atomic_load(&cv_unlock_result)), yes(atomic_load(&ran_on)),
-         yes(atomic_load(&slept_while_disabled)));
+  printf(
+      "cancel: the cond_wait cleanup handler held the mutex (unlock %s); the testcancel thread "
+      "ran on to it: %s; the disabled one finished its sleep: %s\n",
+      errname(atomic_load(&cv_unlock_result)), yes(atomic_load(&ran_on)),
+      yes(atomic_load(&slept_while_disabled)));
   void* r = NULL;
   write(join_pipe[1], "x", 1);
   int j = pthread_join(join_target, &r);
@@ -489,10 +493,11 @@ static void test_spin(void) {
   pthread_join(s[1], NULL);
   int t = pthread_spin_trylock(&spin);
   int u = pthread_spin_unlock(&spin);
-  printf("spin: init %s, trylock while held %s; two spinners waited for the holder blocked in "
-         "read: %s; count %d; trylock %s, unlock %s, destroy %s\n",
-         errname(e), errname(busy), yes(atomic_load(&spinner_early) == 0), spin_count, errname(t),
-         errname(u), errname(pthread_spin_destroy(&spin)));
+  printf(
+      "spin: init %s, trylock while held %s; two spinners waited for the holder blocked in "
+      "read: %s; count %d; trylock %s, unlock %s, destroy %s\n",
+      errname(e), errname(busy), yes(atomic_load(&spinner_early) == 0), spin_count, errname(t),
+      errname(u), errname(pthread_spin_destroy(&spin)));
   close(spin_pipe[0]);
   close(spin_pipe[1]);
 }

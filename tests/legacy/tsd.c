@@ -157,10 +157,11 @@ static void phase_values(void) {
   int expected_sum = THREADS * (THREADS + 1) / 2;
   printf("  key_create %s; %d started with NULL, %d kept their own value across blocking calls\n",
          errname(e), atomic_load(&started_null), atomic_load(&kept_own));
-  printf("  destructor: %d calls (5 threads left NULL), values right: %s, bad %d, saw the key "
-         "still set %d\n",
-         atomic_load(&dtor_calls), yes(atomic_load(&dtor_id_sum) == expected_sum),
-         atomic_load(&dtor_bad), atomic_load(&dtor_saw_value));
+  printf(
+      "  destructor: %d calls (5 threads left NULL), values right: %s, bad %d, saw the key "
+      "still set %d\n",
+      atomic_load(&dtor_calls), yes(atomic_load(&dtor_id_sum) == expected_sum),
+      atomic_load(&dtor_bad), atomic_load(&dtor_saw_value));
   printf("  main kept its own value: %s %s\n", yes(main_kept_mid),
          yes(pthread_getspecific(ctx_key) == &mine));
   pthread_setspecific(ctx_key, NULL);
@@ -209,18 +210,20 @@ static void phase_again(void) {
   pthread_t t;
   pthread_create(&t, NULL, again_main, NULL);
   pthread_join(t, NULL);
-  printf("  a destructor that stores the value twice more: called %d times; three keys' "
-         "destructors: sum %d\n",
-         atomic_load(&again_calls), atomic_load(&k_calls));
+  printf(
+      "  a destructor that stores the value twice more: called %d times; three keys' "
+      "destructors: sum %d\n",
+      atomic_load(&again_calls), atomic_load(&k_calls));
   pthread_key_delete(again_key);
 
   atomic_store(&again_calls, 0);
   pthread_key_create(&again_key, sticky_dtor);
   pthread_create(&t, NULL, again_main, NULL);
   pthread_join(t, NULL);
-  printf("  a destructor that always stores it again: called %d times (PTHREAD_DESTRUCTOR_"
-         "ITERATIONS %d)\n",
-         atomic_load(&again_calls), PTHREAD_DESTRUCTOR_ITERATIONS);
+  printf(
+      "  a destructor that always stores it again: called %d times (PTHREAD_DESTRUCTOR_"
+      "ITERATIONS %d)\n",
+      atomic_load(&again_calls), PTHREAD_DESTRUCTOR_ITERATIONS);
   pthread_key_delete(again_key);
   pthread_key_delete(k1);
   pthread_key_delete(k2);
@@ -261,9 +264,10 @@ static void phase_delete(void) {
   pthread_join(t, NULL);
   int d2 = pthread_key_delete(del_key);
   int s = pthread_setspecific(del_key, (void*)1);
-  printf("  delete while a thread holds a value: %s, its destructor calls %d; delete again %s, "
-         "setspecific on it %s\n",
-         errname(d1), atomic_load(&del_calls), errname(d2), errname(s));
+  printf(
+      "  delete while a thread holds a value: %s, its destructor calls %d; delete again %s, "
+      "setspecific on it %s\n",
+      errname(d1), atomic_load(&del_calls), errname(d2), errname(s));
   close(del_pipe[0]);
   close(del_pipe[1]);
 

@@ -1,0 +1,56 @@
+#!/usr/bin/python3
+"""Lock round trips natively and under libgreen, side by side in one run.
+
+Runs build/bench/sync_pingpong (plain pthreads: a condition-variable ping-pong,
+a mutex hand-off with sched_yield, a semaphore ping-pong) natively and under
+LD_PRELOAD=build/libgreen.so, interleaved, pinned to one core, and prints the
+median nanoseconds per round trip and the native/green ratio."""
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run(binary, rounds, preload):
+    env = dict(os.environ)
+    env.pop("LD_PRELOAD", None)
+    if preload:
+        env["LD_PRELOAD"] = preload
+    out = subprocess.run(["taskset", "-c", "0", binary, str(rounds)], env=env, check=True,
+                         capture_output=True, text=True, timeout=600).stdout
+    result = {}
+    for line in out.splitlines():
+        name, _, ns = line.split()
+        result[name] = float(ns)
+    return result
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--build", default=os.path.join(ROOT, "build"))
+    parser.add_argument("--rounds", type=int, default=200000, help="round trips per trial")
+    parser.add_argument("--trials", type=int, default=3, help="interleaved trials per side")
+    args = parser.parse_args()
+    binary = os.path.join(args.build, "bench", "sync_pingpong")
+    lib = os.path.join(args.build, "libgreen.so")
+    for path in (binary, lib):
+        if not os.path.exists(path):
+            sys.exit(f"sync_bench: {path} is missing: run scripts/setup")
+    native, green = {}, {}
+    for _ in range(args.trials):
+        for side, preload in ((native, None), (green, lib)):
+            for name, ns in run(binary, args.rounds, preload).items():
+                side.setdefault(name, []).append(ns)
+    print(f"\nlock round trips between two threads (median of {args.trials} interleaved trials, "
+          f"{args.rounds} round trips each, one core)")
+    print(f"  {'pattern':<10} {'native ns':>10} {'green ns':>10} {'green speed-up':>15}")
+    for name in native:
+        n, g = statistics.median(native[name]), statistics.median(green[name])
+        print(f"  {name:<10} {n:>10.0f} {g:>10.0f} {n / g:>14.1f}x")
+
+
+if __name__ == "__main__":
+    main()
