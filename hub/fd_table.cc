@@ -73,6 +73,9 @@ bool classify(FdEntry* e) {
     e->file->timeout_ns[kWrite] = sockopt_timeout_ns(fd, SO_SNDTIMEO);
   } else if (S_ISFIFO(st.st_mode)) {
     reset(e, FdKind::kPipe, true, nonblock);
+  } else if ((st.st_mode & S_IFMT) == 0) {
+    // An anonymous inode: eventfd, timerfd, signalfd, epoll, inotify...
+    reset(e, FdKind::kPipe, false, nonblock);
   } else {
     reset(e, FdKind::kOther, false, nonblock);
   }

@@ -16,7 +16,8 @@ namespace green {
 
 enum class FdKind : uint8_t {
   kSocket,  // green: MSG_DONTWAIT calls, parks on readiness
-  kPipe,    // green: FIFOs and pipes, zero-timeout poll before each call
+  kPipe,    // green: pipes, FIFOs, and eventfd/timerfd/signalfd/epoll fds (which
+            // have no per-call flag either): a zero-timeout poll before each call
   kOther,   // regular files, ttys, devices...: calls go straight to libc
 };
 

@@ -64,6 +64,8 @@ void free_thread(Hub* h, GreenThread* t) {
              [](uv_handle_t* handle) { delete reinterpret_cast<uv_timer_t*>(handle); });
     t->timer = nullptr;
   }
+  free(t->host_buffer);
+  t->host_buffer = nullptr;
   // The adopted thread's context is the OS thread's own stack: destroying it
   // would unwind main(). It is never freed.
   if (!t->adopted) delete t;

@@ -55,6 +55,7 @@ struct GreenThread {
   const void* waiting_addr = nullptr;
   std::vector<void*> specific;  // pthread_setspecific values, by key
   char name[16] = {};           // pthread_setname_np
+  void* host_buffer = nullptr;  // gethostbyname's result (malloc'd on first use)
   StackBounds stack;            // its usable stack (AddressSanitizer, pthread_getattr_np)
   void* asan_fake_stack = nullptr;
 };

@@ -9,7 +9,7 @@ namespace {
 constexpr size_t kMinStack = 16 * 1024;
 constexpr size_t kMaxStack = size_t(1) << 30;
 
-Config g_config{256 * 1024, false};
+Config g_config{256 * 1024, false, 16};
 
 std::string invalid(const ConfigVar& var, const char* text) {
   return std::string("libgreen: ") + var.name + "='" + text + "' is not valid: expected " +
@@ -25,6 +25,10 @@ const ConfigVar kConfigVars[] = {
      "report (print which green threads wait on what, then hang as natively) or abort (print it, "
      "then abort)",
      "report"},
+    {"GREEN_THREADPOOL",
+     "a number of thread-pool threads from 1 to 1024, for DNS and other work that must block "
+     "(libuv's UV_THREADPOOL_SIZE wins when the program's environment sets it)",
+     "16"},
 };
 const size_t kConfigVarCount = sizeof kConfigVars / sizeof kConfigVars[0];
 
@@ -78,6 +82,16 @@ bool load_config(const char* (*getenv_fn)(const char*), Config* out, std::string
       return false;
     }
     c.deadlock_abort = std::string(text) == "abort";
+  }
+  const ConfigVar& pool = kConfigVars[2];
+  if (const char* text = getenv_fn(pool.name)) {
+    size_t n = 0;
+    if (!parse_size(text, &n) || n < 1 || n > 1024 ||
+        std::string(text).find_first_not_of("0123456789") != std::string::npos) {
+      *error = invalid(pool, text);
+      return false;
+    }
+    c.pool_size = n;
   }
   *out = c;
   return true;

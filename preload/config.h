@@ -10,6 +10,7 @@ namespace green {
 struct Config {
   size_t stack_size;    // GREEN_STACK_SIZE
   bool deadlock_abort;  // GREEN_DEADLOCK=abort
+  size_t pool_size;     // GREEN_THREADPOOL
 };
 
 struct ConfigVar {

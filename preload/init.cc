@@ -4,6 +4,7 @@
 #include <string>
 
 #include "hub/hub.h"
+#include "hub/pool.h"
 #include "hub/runtime.h"
 #include "preload/config.h"
 #include "preload/real.h"
@@ -25,6 +26,7 @@ __attribute__((constructor(101))) void green_init() {
   }
   green::set_config(config);
   green::g_deadlock_abort = config.deadlock_abort;
+  green::g_pool_size = config.pool_size;
   green::g_adopt_main_thread = true;
 }
 

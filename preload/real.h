@@ -4,12 +4,17 @@
 // reaches libc.
 #pragma once
 #include <fcntl.h>
+#include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <semaphore.h>
 #include <signal.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/uio.h>

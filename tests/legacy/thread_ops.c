@@ -13,7 +13,8 @@
  * cancel: deferred cancellation at cancellation points (read, sleep,
  *         pthread_cond_wait with the mutex held again for the cleanup
  *         handler, pthread_join, pthread_testcancel), cleanup handlers in
- *         order, a disabled cancel state that defers it.
+ *         order, a disabled cancel state that defers it; pthread_exit runs
+ *         the cleanup handlers too.
  * spin:   a thread spinning on a spin lock held by a thread blocked in read
  *         gets it once the holder is done; trylock EBUSY.
  * Output is deterministic: only values and verdicts. */
@@ -439,6 +440,44 @@ static void test_cancel(void) {
   close(join_pipe[1]);
 }
 
+/* ---- pthread_exit runs the cleanup handlers too ---- */
+
+static void exit_deep(int depth) {
+  if (depth < 0) return;
+  if (depth == 0) pthread_exit((void*)9);
+  exit_deep(depth - 1);
+}
+
+static void* exits_with_handlers(void* arg) {
+  (void)arg;
+  pthread_cleanup_push(cleanup, (void*)5);
+  pthread_cleanup_push(cleanup, (void*)6);
+  pthread_cleanup_push(cleanup, (void*)7);
+  pthread_cleanup_pop(1); /* runs 7 now */
+  msleep(10);
+  exit_deep(5);
+  pthread_cleanup_pop(0);
+  pthread_cleanup_pop(0);
+  return NULL;
+}
+
+static void test_exit_cleanup(void) {
+  atomic_store(&cleanup_n, 0);
+  pthread_t t;
+  void* r = NULL;
+  pthread_create(&t, NULL, exits_with_handlers, NULL);
+  pthread_join(t, &r);
+  char log[64] = "";
+  int n = atomic_load(&cleanup_n);
+  for (int k = 0; k < n && k < 8; k++)
+    snprintf(log + strlen(log), sizeof log - strlen(log), "%s%d", k ? "," : "",
+             atomic_load(&cleanup_log[k]));
+  printf(
+      "exit: pthread_cleanup_pop(1), then pthread_exit deep down: returned %ld, cleanup "
+      "handlers run: [%s]\n",
+      (long)(intptr_t)r, log);
+}
+
 /* ---- spin ---- */
 
 static pthread_spinlock_t spin;
@@ -507,6 +546,7 @@ int main(void) {
   test_attr();
   test_kill();
   test_cancel();
+  test_exit_cleanup();
   test_spin();
   printf("done\n");
   return 0;

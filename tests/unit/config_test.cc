@@ -82,3 +82,16 @@ TEST(Config, DeadlockTakesReportOrAbort) {
     EXPECT_NE(error.find("abort"), std::string::npos);
   }
 }
+
+TEST(Config, ThreadPoolTakesACount) {
+  g_env = {{"GREEN_THREADPOOL", "32"}};
+  green::Config c{};
+  std::string error;
+  ASSERT_TRUE(green::load_config(fake_getenv, &c, &error));
+  EXPECT_EQ(c.pool_size, 32u);
+  for (const char* bad : {"0", "1025", "8K", "x", ""}) {
+    g_env = {{"GREEN_THREADPOOL", bad}};
+    EXPECT_FALSE(green::load_config(fake_getenv, &c, &error)) << bad;
+    EXPECT_NE(error.find("GREEN_THREADPOOL"), std::string::npos);
+  }
+}

@@ -1,0 +1,120 @@
+// The resolver: glibc's getaddrinfo and friends send and receive inside libc,
+// out of the hooks' reach, so on a green thread each call runs whole on the
+// hub's thread pool (the real function, on a native thread) while the green
+// thread parks. errno and h_errno come back with the result. The
+// non-reentrant gethostby* keep their result in a buffer of the calling green
+// thread, as glibc keeps one per OS thread.
+#include <netdb.h>
+
+#include <cstdlib>
+#include <cstring>
+
+#include "hooks/hook.h"
+#include "hub/pool.h"
+
+using namespace green;
+
+namespace {
+
+// Runs the real call on the pool when the caller is a green thread.
+template <class Call>
+auto resolve(Call&& call) {
+  decltype(call()) result{};
+  int herr = 0;
+  run_on_pool([&] {
+    result = call();
+    herr = h_errno;
+  });
+  int saved = errno;
+  h_errno = herr;
+  errno = saved;
+  return result;
+}
+
+// A green thread's static result for gethostbyname and gethostbyaddr.
+struct HostBuffer {
+  hostent entry;
+  char data[8192];
+};
+
+HostBuffer* host_buffer(GreenThread* self) {
+  static thread_local HostBuffer adopted_buffer;  // the main thread's, as natively
+  if (self->adopted) return &adopted_buffer;
+  if (!self->host_buffer) self->host_buffer = calloc(1, sizeof(HostBuffer));
+  return static_cast<HostBuffer*>(self->host_buffer);
+}
+
+// gethostbyname and friends through their _r twins, into the caller's buffer.
+template <class Call>
+hostent* host_lookup(GreenThread* self, Call&& reentrant) {
+  HostBuffer* b = host_buffer(self);
+  if (!b) {
+    h_errno = NETDB_INTERNAL;
+    errno = ENOMEM;
+    return nullptr;
+  }
+  hostent* result = nullptr;
+  int herr = 0;
+  int r = resolve([&] { return reentrant(&b->entry, b->data, sizeof b->data, &result, &herr); });
+  h_errno = herr;
+  if (r == ERANGE) errno = ERANGE;
+  return r == 0 ? result : nullptr;
+}
+
+}  // namespace
+
+extern "C" int getaddrinfo(const char* node, const char* service, const addrinfo* hints,
+                           addrinfo** res) {
+  if (!hook_self()) return REAL(getaddrinfo)(node, service, hints, res);
+  return resolve([&] { return REAL(getaddrinfo)(node, service, hints, res); });
+}
+
+extern "C" int getnameinfo(const sockaddr* addr, socklen_t addr_len, char* host, socklen_t host_len,
+                           char* serv, socklen_t serv_len, int flags) {
+  if (!hook_self()) return REAL(getnameinfo)(addr, addr_len, host, host_len, serv, serv_len, flags);
+  return resolve(
+      [&] { return REAL(getnameinfo)(addr, addr_len, host, host_len, serv, serv_len, flags); });
+}
+
+extern "C" int gethostbyname_r(const char* name, hostent* ret, char* buf, size_t len,
+                               hostent** result, int* herr) {
+  if (!hook_self()) return REAL(gethostbyname_r)(name, ret, buf, len, result, herr);
+  return resolve([&] { return REAL(gethostbyname_r)(name, ret, buf, len, result, herr); });
+}
+
+extern "C" int gethostbyname2_r(const char* name, int af, hostent* ret, char* buf, size_t len,
+                                hostent** result, int* herr) {
+  if (!hook_self()) return REAL(gethostbyname2_r)(name, af, ret, buf, len, result, herr);
+  return resolve([&] { return REAL(gethostbyname2_r)(name, af, ret, buf, len, result, herr); });
+}
+
+extern "C" int gethostbyaddr_r(const void* addr, socklen_t addr_len, int type, hostent* ret,
+                               char* buf, size_t len, hostent** result, int* herr) {
+  if (!hook_self()) return REAL(gethostbyaddr_r)(addr, addr_len, type, ret, buf, len, result, herr);
+  return resolve(
+      [&] { return REAL(gethostbyaddr_r)(addr, addr_len, type, ret, buf, len, result, herr); });
+}
+
+extern "C" hostent* gethostbyname(const char* name) {
+  GreenThread* self = hook_self();
+  if (!self) return REAL(gethostbyname)(name);
+  return host_lookup(self, [&](hostent* ret, char* buf, size_t len, hostent** result, int* herr) {
+    return REAL(gethostbyname_r)(name, ret, buf, len, result, herr);
+  });
+}
+
+extern "C" hostent* gethostbyname2(const char* name, int af) {
+  GreenThread* self = hook_self();
+  if (!self) return REAL(gethostbyname2)(name, af);
+  return host_lookup(self, [&](hostent* ret, char* buf, size_t len, hostent** result, int* herr) {
+    return REAL(gethostbyname2_r)(name, af, ret, buf, len, result, herr);
+  });
+}
+
+extern "C" hostent* gethostbyaddr(const void* addr, socklen_t addr_len, int type) {
+  GreenThread* self = hook_self();
+  if (!self) return REAL(gethostbyaddr)(addr, addr_len, type);
+  return host_lookup(self, [&](hostent* ret, char* buf, size_t len, hostent** result, int* herr) {
+    return REAL(gethostbyaddr_r)(addr, addr_len, type, ret, buf, len, result, herr);
+  });
+}
