@@ -1,6 +1,8 @@
 // pthread_create and friends: every thread a green thread creates is a green
 // thread on the same hub. Off a green thread, and for ids that are not green
 // threads, libc does the work.
+#include <setjmp.h>
+
 #include <cstring>
 
 #include "hooks/hook.h"
@@ -190,4 +192,54 @@ extern "C" void pthread_testcancel() {
     return;
   }
   REAL(pthread_testcancel)();
+}
+
+// C's pthread_cleanup_push registers a jump buffer with glibc, which runs the
+// handlers on pthread_exit and cancellation by jumping into each in turn. A
+// green thread keeps its own chain: thread_exit jumps into the newest
+// buffer; the macro runs the handler and calls __pthread_unwind_next, which
+// continues with the next one, and after the last the stack unwinds.
+// (C++ code uses a destructor instead, which the unwinding runs.)
+namespace {
+
+void* previous(__pthread_unwind_buf_t* buf) {
+  return buf->__pad[0];
+}
+
+GreenThread* own_chain_thread() {
+  GreenThread* self = hook_self();
+  return self && !self->adopted ? self : nullptr;
+}
+
+void run_cleanup_handlers(GreenThread* t) {
+  if (!t->cleanup_top) return;
+  auto* buf = static_cast<__pthread_unwind_buf_t*>(t->cleanup_top);
+  longjmp(reinterpret_cast<__jmp_buf_tag*>(buf->__cancel_jmp_buf), 1);
+}
+
+[[maybe_unused]] const bool g_registered = [] {
+  g_exit_unwinder = run_cleanup_handlers;
+  return true;
+}();
+
+}  // namespace
+
+extern "C" void __pthread_register_cancel(__pthread_unwind_buf_t* buf) {
+  GreenThread* self = own_chain_thread();
+  if (!self) return REAL(__pthread_register_cancel)(buf);
+  buf->__pad[0] = self->cleanup_top;
+  self->cleanup_top = buf;
+}
+
+extern "C" void __pthread_unregister_cancel(__pthread_unwind_buf_t* buf) {
+  GreenThread* self = own_chain_thread();
+  if (!self) return REAL(__pthread_unregister_cancel)(buf);
+  self->cleanup_top = previous(buf);
+}
+
+extern "C" void __pthread_unwind_next(__pthread_unwind_buf_t* buf) {
+  GreenThread* self = own_chain_thread();
+  if (!self) REAL(__pthread_unwind_next)(buf);
+  self->cleanup_top = previous(buf);
+  thread_exit(self->retval);
 }

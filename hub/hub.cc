@@ -18,6 +18,7 @@ bool g_adopt_main_thread = false;
 void (*g_thread_exit_hook)(GreenThread* t) = nullptr;
 bool g_deadlock_abort = false;
 void (*g_signal_runner)(GreenThread* t) = nullptr;
+void (*g_exit_unwinder)(GreenThread* t) = nullptr;
 
 namespace {
 
@@ -316,7 +317,11 @@ WakeReason sleep_until(Deadline deadline, bool interruptible) {
 
 void thread_exit(void* retval) {
   GreenThread* self = tls.current;
-  if (!self->adopted) throw ThreadExit{retval};
+  if (!self->adopted) {
+    self->retval = retval;
+    if (g_exit_unwinder) g_exit_unwinder(self);  // returns once no C cleanup handler is left
+    throw ThreadExit{retval};
+  }
   // The adopted thread's stack is the OS thread's own: it cannot unwind past
   // main(), so it simply never runs again.
   self->retval = retval;

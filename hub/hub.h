@@ -45,6 +45,10 @@ extern void (*g_signal_runner)(GreenThread* t);
 // with PTHREAD_CANCELED (its stack unwinds). Returns when nothing is pending.
 void cancellation_point();
 
+// Called by thread_exit before the stack unwinds: runs C cleanup handlers
+// (pthread_cleanup_push), which need a longjmp rather than an exception.
+extern void (*g_exit_unwinder)(GreenThread* t);
+
 // GREEN_DEADLOCK=abort: abort after the deadlock report instead of hanging.
 extern bool g_deadlock_abort;
 

@@ -186,9 +186,11 @@ size_t unpark_on(const void* addr, size_t count, uintptr_t token,
       w = next;
       continue;
     }
-    if (woken == count || (choose && !choose(w->tag))) {
+    if (woken == count || (choose && !choose(w->tag))) {  // stays queued
       more_left = true;
-      break;
+      prev = w;
+      w = next;
+      continue;
     }
     if (prev)
       prev->next = next;

@@ -32,7 +32,7 @@ ParkResult park_on(const void* addr, FunctionRef<bool()> validate, const ParkOpt
                    uintptr_t* token = nullptr);
 
 // Wakes up to `count` waiters of addr, oldest first. choose(tag) (under the
-// queue's lock) may return false to stop at a waiter. after(woken, more_left)
+// queue's lock) may return false to pass a waiter over. after(woken, more_left)
 // runs under the lock once the waiters are taken (e.g. to hand over a lock).
 // Returns the number woken.
 size_t unpark_on(const void* addr, size_t count, uintptr_t token = 0,

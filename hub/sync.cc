@@ -157,7 +157,8 @@ bool readers_blocked(const RWLock* rw) {
 }  // namespace
 
 int rwlock_rdlock(RWLock* rw, Deadline deadline, bool try_only) {
-  if ((rw->state.load() & kWriter) && rw->writer.load() == waiter_self()) return EDEADLK;
+  if ((rw->state.load() & kWriter) && rw->writer.load() == waiter_self())
+    return try_only ? EBUSY : EDEADLK;
   ParkOptions options;
   options.deadline = deadline;
   options.what = "rwlock (read)";
@@ -176,7 +177,7 @@ int rwlock_rdlock(RWLock* rw, Deadline deadline, bool try_only) {
 
 int rwlock_wrlock(RWLock* rw, Deadline deadline, bool try_only) {
   uintptr_t self = waiter_self();
-  if ((rw->state.load() & kWriter) && rw->writer.load() == self) return EDEADLK;
+  if ((rw->state.load() & kWriter) && rw->writer.load() == self) return try_only ? EBUSY : EDEADLK;
   ParkOptions options;
   options.deadline = deadline;
   options.what = "rwlock (write)";

@@ -1,5 +1,7 @@
 // The preload's entry point: resolve the real functions, read the GREEN_*
 // configuration, then let hooks turn the main thread green on its first call.
+#include <sys/single_threaded.h>
+
 #include <cstdlib>
 #include <string>
 
@@ -27,6 +29,11 @@ __attribute__((constructor(101))) void green_init() {
   green::set_config(config);
   green::g_deadlock_abort = config.deadlock_abort;
   green::g_pool_size = config.pool_size;
+  // glibc believes a process is single-threaded until its own pthread_create
+  // runs, which under libgreen it never does; libstdc++ then skips locking
+  // and treats a static initialiser in progress as recursion. Green threads
+  // interleave: tell libraries the truth.
+  __libc_single_threaded = 0;
   green::g_adopt_main_thread = true;
 }
 

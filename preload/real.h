@@ -28,6 +28,10 @@ ssize_t __recv_chk(int fd, void* buf, size_t n, size_t buflen, int flags);
 ssize_t __recvfrom_chk(int fd, void* buf, size_t n, size_t buflen, int flags, sockaddr* addr,
                        socklen_t* addr_len);
 int __poll_chk(pollfd* fds, nfds_t nfds, int timeout, size_t fdslen);
+// C's pthread_cleanup_push/pop (pthread.h declares them only for C).
+void __pthread_register_cancel(__pthread_unwind_buf_t* buf);
+void __pthread_unregister_cancel(__pthread_unwind_buf_t* buf);
+[[noreturn]] void __pthread_unwind_next(__pthread_unwind_buf_t* buf);
 }
 
 namespace green::real {

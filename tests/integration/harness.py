@@ -33,7 +33,7 @@ SAMPLE_INTERVAL = 0.02
 # barriers, once, semaphores, thread-specific data and the deadlock report are
 # expected to fail until those land. Set this to False (one place) when they
 # have: the marked tests then run as ordinary tests.
-GREEN_SYNC_PENDING = True
+GREEN_SYNC_PENDING = False
 needs_green_sync = pytest.mark.xfail(
     GREEN_SYNC_PENDING, strict=True,
     reason="issue 3: green synchronisation primitives not finished")

@@ -42,9 +42,11 @@ import harness
 
 HERE = Path(__file__).resolve().parent / "python"
 
-# The program's one OS thread (the hub's) plus libuv's thread pool of 4 (DNS
-# and file work may start it) plus one spare for a monitor thread.
-GREEN_PY_MAX_THREADS = 6
+# The program's one OS thread (the hub's), one spare, plus the hub's thread
+# pool (GREEN_THREADPOOL, 16 by default), which starts when DNS or file work
+# needs it: ThreadingHTTPServer resolves its own name with getfqdn() when it
+# binds.
+GREEN_PY_MAX_THREADS = 2 + 16
 STALL_AFTER = 2.0
 RUN_TIMEOUT = 30.0
 
