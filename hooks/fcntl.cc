@@ -17,6 +17,19 @@ int after_fcntl(int fd, int cmd, void* arg, int r) {
   return r;
 }
 
+// A record lock that would block waits on the thread pool: the hub runs on.
+template <class Real>
+int call_fcntl(int fd, int cmd, void* arg, Real real) {
+  if ((cmd == F_SETLKW || cmd == F_OFD_SETLKW) && hook_self()) {
+    const int entry_errno = errno;
+    int r = real(fd, cmd == F_SETLKW ? F_SETLK : F_OFD_SETLK, arg);
+    if (r == 0 || (errno != EAGAIN && errno != EACCES)) return r;
+    errno = entry_errno;
+    return on_pool([&] { return real(fd, cmd, arg); });
+  }
+  return after_fcntl(fd, cmd, arg, real(fd, cmd, arg));
+}
+
 }  // namespace
 
 // glibc's own wrapper also reads the optional argument as a pointer.
@@ -25,7 +38,7 @@ extern "C" int fcntl(int fd, int cmd, ...) {
   va_start(ap, cmd);
   void* arg = va_arg(ap, void*);
   va_end(ap);
-  return after_fcntl(fd, cmd, arg, REAL(fcntl)(fd, cmd, arg));
+  return call_fcntl(fd, cmd, arg, REAL(fcntl));
 }
 
 extern "C" int fcntl64(int fd, int cmd, ...) {
@@ -33,7 +46,7 @@ extern "C" int fcntl64(int fd, int cmd, ...) {
   va_start(ap, cmd);
   void* arg = va_arg(ap, void*);
   va_end(ap);
-  return after_fcntl(fd, cmd, arg, REAL(fcntl64)(fd, cmd, arg));
+  return call_fcntl(fd, cmd, arg, REAL(fcntl64));
 }
 
 extern "C" int ioctl(int fd, unsigned long request, ...) noexcept {

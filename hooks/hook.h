@@ -4,6 +4,7 @@
 
 #include "hub/fd_table.h"
 #include "hub/hub.h"
+#include "hub/pool.h"
 #include "hub/runtime.h"
 #include "preload/real.h"
 
@@ -14,7 +15,20 @@ namespace green {
 inline FdEntry* green_fd(int fd) {
   if (!hook_self()) return nullptr;
   FdEntry* e = fd_entry(fd);
-  return e && e->kind != FdKind::kOther ? e : nullptr;
+  return e && (e->kind == FdKind::kSocket || e->kind == FdKind::kPipe) ? e : nullptr;
+}
+
+// GREEN_FILE_IO=threadpool: true when fd is a regular file whose I/O a green
+// thread should hand to the thread pool.
+extern bool g_file_io_pool;
+bool file_on_pool(int fd);
+
+// Runs call() on the thread pool and returns its result, errno included.
+template <class Call>
+auto on_pool(Call&& call) {
+  decltype(call()) result{};
+  run_on_pool([&] { result = call(); });
+  return result;
 }
 
 inline FdEntry* green_socket(int fd) {

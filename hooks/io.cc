@@ -160,10 +160,11 @@ extern "C" ssize_t read(int fd, void* buf, size_t n) {
   if (FdEntry* e = green_fd(fd)) {
     CancelPoint cp(tls.current);
     return cp.done(with_fresh_entry(fd, e, [&](FdEntry* f) -> ssize_t {
-      if (f->kind == FdKind::kOther) return REAL(read)(fd, buf, n);
+      if (f->kind != FdKind::kSocket && f->kind != FdKind::kPipe) return REAL(read)(fd, buf, n);
       return green_read(f, buf, n);
     }));
   }
+  if (file_on_pool(fd)) return on_pool([&] { return REAL(read)(fd, buf, n); });
   return REAL(read)(fd, buf, n);
 }
 
@@ -171,10 +172,11 @@ extern "C" ssize_t write(int fd, const void* buf, size_t n) {
   if (FdEntry* e = green_fd(fd)) {
     CancelPoint cp(tls.current);
     return cp.done(with_fresh_entry(fd, e, [&](FdEntry* f) -> ssize_t {
-      if (f->kind == FdKind::kOther) return REAL(write)(fd, buf, n);
+      if (f->kind != FdKind::kSocket && f->kind != FdKind::kPipe) return REAL(write)(fd, buf, n);
       return green_write(f, buf, n);
     }));
   }
+  if (file_on_pool(fd)) return on_pool([&] { return REAL(write)(fd, buf, n); });
   return REAL(write)(fd, buf, n);
 }
 
@@ -182,10 +184,12 @@ extern "C" ssize_t readv(int fd, const iovec* iov, int count) {
   if (FdEntry* e = green_fd(fd); e && count > 0 && count <= IOV_MAX) {
     CancelPoint cp(tls.current);
     return cp.done(with_fresh_entry(fd, e, [&](FdEntry* f) -> ssize_t {
-      if (f->kind == FdKind::kOther) return REAL(readv)(fd, iov, count);
+      if (f->kind != FdKind::kSocket && f->kind != FdKind::kPipe)
+        return REAL(readv)(fd, iov, count);
       return green_readv(f, iov, count);
     }));
   }
+  if (file_on_pool(fd)) return on_pool([&] { return REAL(readv)(fd, iov, count); });
   return REAL(readv)(fd, iov, count);
 }
 
@@ -193,10 +197,12 @@ extern "C" ssize_t writev(int fd, const iovec* iov, int count) {
   if (FdEntry* e = green_fd(fd); e && count > 0 && count <= IOV_MAX) {
     CancelPoint cp(tls.current);
     return cp.done(with_fresh_entry(fd, e, [&](FdEntry* f) -> ssize_t {
-      if (f->kind == FdKind::kOther) return REAL(writev)(fd, iov, count);
+      if (f->kind != FdKind::kSocket && f->kind != FdKind::kPipe)
+        return REAL(writev)(fd, iov, count);
       return green_writev(f, iov, count);
     }));
   }
+  if (file_on_pool(fd)) return on_pool([&] { return REAL(writev)(fd, iov, count); });
   return REAL(writev)(fd, iov, count);
 }
 

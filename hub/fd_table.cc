@@ -76,6 +76,8 @@ bool classify(FdEntry* e) {
   } else if ((st.st_mode & S_IFMT) == 0) {
     // An anonymous inode: eventfd, timerfd, signalfd, epoll, inotify...
     reset(e, FdKind::kPipe, false, nonblock);
+  } else if (S_ISREG(st.st_mode)) {
+    reset(e, FdKind::kFile, false, nonblock);
   } else {
     reset(e, FdKind::kOther, false, nonblock);
   }

@@ -18,7 +18,8 @@ enum class FdKind : uint8_t {
   kSocket,  // green: MSG_DONTWAIT calls, parks on readiness
   kPipe,    // green: pipes, FIFOs, and eventfd/timerfd/signalfd/epoll fds (which
             // have no per-call flag either): a zero-timeout poll before each call
-  kOther,   // regular files, ttys, devices...: calls go straight to libc
+  kFile,    // regular files: direct, or on the thread pool with GREEN_FILE_IO=threadpool
+  kOther,   // ttys, devices, directories...: calls go straight to libc
 };
 
 enum Direction { kRead = 0, kWrite = 1 };

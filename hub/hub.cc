@@ -330,6 +330,22 @@ void thread_exit(void* retval) {
   abort();  // unreachable: a finished thread is never resumed
 }
 
+void forked_child() {
+  GreenThread* self = tls.current;
+  Hub* h = self->hub;
+  RuntimeScope runtime;
+  uv_loop_fork(&h->loop);
+  h->ready_head = h->ready_tail = nullptr;
+  h->ready_count = 0;
+  for (auto& [id, t] : h->threads) {
+    if (t != self && t->state != RunState::kFinished) t->state = RunState::kGone;
+  }
+  h->live = 1;
+  h->blocked = 0;
+  new (&h->remote_lock) SpinLock();  // another OS thread may have held it
+  h->remote_wakes = nullptr;
+}
+
 void cancellation_point() {
   GreenThread* self = tls.current;
   if (self && self->cancel_pending && !self->cancel_disabled && !self->adopted) {

@@ -78,6 +78,10 @@ WakeReason sleep_until(Deadline deadline, bool interruptible = true);
 // pthread_exit() in main.
 [[noreturn]] void thread_exit(void* retval);
 
+// In a forked child, on the thread that called fork: only it lives on, as
+// natively; libuv gets a fresh epoll instance.
+void forked_child();
+
 GreenThread* find_thread(pthread_t id);  // null when id is not a green thread of this hub
 int join_thread(GreenThread* t, void** retval,
                 Deadline deadline);  // 0, EDEADLK, EINVAL, ETIMEDOUT, EBUSY

@@ -15,7 +15,8 @@ namespace green {
 
 struct Hub;
 
-enum class RunState : uint8_t { kReady, kRunning, kParked, kFinished };
+// kGone: a thread of the parent in a forked child; it never runs again.
+enum class RunState : uint8_t { kReady, kRunning, kParked, kFinished, kGone };
 
 // Why a parked green thread was woken.
 enum class WakeReason : uint8_t {

@@ -9,7 +9,7 @@ namespace {
 constexpr size_t kMinStack = 16 * 1024;
 constexpr size_t kMaxStack = size_t(1) << 30;
 
-Config g_config{256 * 1024, false, 16};
+Config g_config{256 * 1024, false, 16, false};
 
 std::string invalid(const ConfigVar& var, const char* text) {
   return std::string("libgreen: ") + var.name + "='" + text + "' is not valid: expected " +
@@ -29,6 +29,10 @@ const ConfigVar kConfigVars[] = {
      "a number of thread-pool threads from 1 to 1024, for DNS and other work that must block "
      "(libuv's UV_THREADPOOL_SIZE wins when the program's environment sets it)",
      "16"},
+    {"GREEN_FILE_IO",
+     "direct (regular-file reads and writes run on the calling thread) or threadpool (open, read, "
+     "write, pread, pwrite, fsync of regular files run on the thread pool)",
+     "direct"},
 };
 const size_t kConfigVarCount = sizeof kConfigVars / sizeof kConfigVars[0];
 
@@ -92,6 +96,14 @@ bool load_config(const char* (*getenv_fn)(const char*), Config* out, std::string
       return false;
     }
     c.pool_size = n;
+  }
+  const ConfigVar& file_io = kConfigVars[3];
+  if (const char* text = getenv_fn(file_io.name)) {
+    if (std::string(text) != "direct" && std::string(text) != "threadpool") {
+      *error = invalid(file_io, text);
+      return false;
+    }
+    c.file_io_pool = std::string(text) == "threadpool";
   }
   *out = c;
   return true;

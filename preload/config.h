@@ -11,6 +11,7 @@ struct Config {
   size_t stack_size;    // GREEN_STACK_SIZE
   bool deadlock_abort;  // GREEN_DEADLOCK=abort
   size_t pool_size;     // GREEN_THREADPOOL
+  bool file_io_pool;    // GREEN_FILE_IO=threadpool
 };
 
 struct ConfigVar {

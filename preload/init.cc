@@ -8,6 +8,7 @@
 #include "hub/hub.h"
 #include "hub/pool.h"
 #include "hub/runtime.h"
+#include "hooks/hook.h"
 #include "preload/config.h"
 #include "preload/real.h"
 
@@ -29,6 +30,7 @@ __attribute__((constructor(101))) void green_init() {
   green::set_config(config);
   green::g_deadlock_abort = config.deadlock_abort;
   green::g_pool_size = config.pool_size;
+  green::g_file_io_pool = config.file_io_pool;
   // glibc believes a process is single-threaded until its own pthread_create
   // runs, which under libgreen it never does; libstdc++ then skips locking
   // and treats a static initialiser in progress as recursion. Green threads

@@ -4,6 +4,7 @@
 // reaches libc.
 #pragma once
 #include <fcntl.h>
+#include <stdlib.h>
 #include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
@@ -12,7 +13,10 @@
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <sys/select.h>

@@ -1,6 +1,7 @@
 // Parking on fd readiness: wake-ups, deadlines, close, shared waiters.
 #include <green/green.h>
 #include <gtest/gtest.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -128,6 +129,10 @@ TEST(FdWait, PipesAndFilesAreClassified) {
   int f = mkstemp(path);
   ASSERT_GE(f, 0);
   unlink(path);
-  EXPECT_EQ(green::fd_entry(f)->kind, green::FdKind::kOther);
+  EXPECT_EQ(green::fd_entry(f)->kind, green::FdKind::kFile);
+  int efd = eventfd(0, 0);
+  EXPECT_EQ(green::fd_entry(efd)->kind, green::FdKind::kPipe) << "anonymous inodes poll like pipes";
+  EXPECT_EQ(green::fd_entry(0) == nullptr || green::fd_entry(0)->kind != green::FdKind::kSocket, true);
+  close_fd(efd);
   for (int fd : {p[0], p[1], f}) close_fd(fd);
 }

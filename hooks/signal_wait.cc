@@ -1,0 +1,103 @@
+// pause, sigsuspend, sigwait, sigwaitinfo, sigtimedwait. pause and
+// sigsuspend park until a handled signal interrupts the thread (signals sent
+// to the process interrupt the main thread, as the kernel delivers them).
+// The sigwait family waits on a signalfd for the set and then takes the
+// signal with a zero-timeout sigtimedwait, so other green threads run
+// meanwhile.
+#include <sys/signalfd.h>
+
+#include "hooks/hook.h"
+#include "hub/signal.h"
+
+using namespace green;
+
+namespace {
+
+// Parks until a handled signal interrupts the caller; EINTR, as natively.
+int park_for_signal(uint64_t seq_before) {
+  CancelPoint cp(tls.current);
+  while (signal_seq() == seq_before || tls.current != current_hub()->adopted) {
+    WakeReason why = park(kNoDeadline, true);
+    if (why == WakeReason::kSignal) break;
+    if (why == WakeReason::kCancel) {
+      errno = ECANCELED;
+      return cp.done(-1);
+    }
+  }
+  errno = EINTR;
+  return -1;
+}
+
+// Takes a pending signal of `set`, parking until one is pending or the
+// deadline passes. Returns the signal, or -1 with errno (EAGAIN at the
+// deadline, EINTR when a handled signal interrupted it).
+int take_signal(const sigset_t* set, siginfo_t* info, Deadline deadline) {
+  const int entry_errno = errno;
+  timespec zero{0, 0};
+  int sfd = REAL(signalfd)(-1, set, SFD_NONBLOCK | SFD_CLOEXEC);
+  if (sfd < 0) return REAL(sigtimedwait)(set, info, nullptr);  // cannot watch: wait as libc does
+  CancelPoint cp(tls.current);
+  int r;
+  for (;;) {
+    r = REAL(sigtimedwait)(set, info, &zero);
+    if (r > 0 || errno != EAGAIN) break;
+    FdEntry* e = fd_entry(sfd);
+    WakeReason why = e ? wait_fd(e, kWantRead, deadline, true) : WakeReason::kTimeout;
+    if (why == WakeReason::kTimeout) {
+      r = REAL(sigtimedwait)(set, info, &zero);
+      break;
+    }
+    if (why == WakeReason::kSignal || why == WakeReason::kCancel) {
+      errno = why == WakeReason::kSignal ? EINTR : ECANCELED;
+      r = -1;
+      break;
+    }
+  }
+  int err = errno;
+  close(sfd);
+  errno = r > 0 ? entry_errno : err;
+  return r > 0 ? r : cp.done(r);
+}
+
+}  // namespace
+
+extern "C" int pause() {
+  if (!hook_self()) return REAL(pause)();
+  return park_for_signal(signal_seq());
+}
+
+extern "C" int sigsuspend(const sigset_t* mask) {
+  if (!hook_self()) return REAL(sigsuspend)(mask);
+  uint64_t seq = signal_seq();
+  sigset_t old;
+  pthread_sigmask(SIG_SETMASK, mask, &old);  // a pending signal may run its handler here
+  int r = park_for_signal(seq);
+  int err = errno;
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  errno = err;
+  return r;
+}
+
+extern "C" int sigwait(const sigset_t* set, int* sig) {
+  if (!hook_self()) return REAL(sigwait)(set, sig);
+  for (;;) {
+    int r = take_signal(set, nullptr, kNoDeadline);
+    if (r > 0) {
+      *sig = r;
+      return 0;
+    }
+    if (errno != EINTR) return errno;  // sigwait is restarted after a handler, as glibc's
+  }
+}
+
+extern "C" int sigwaitinfo(const sigset_t* set, siginfo_t* info) {
+  if (!hook_self()) return REAL(sigwaitinfo)(set, info);
+  return take_signal(set, info, kNoDeadline);
+}
+
+extern "C" int sigtimedwait(const sigset_t* set, siginfo_t* info, const timespec* timeout) {
+  if (!hook_self() || (timeout && (timeout->tv_nsec < 0 || timeout->tv_nsec >= 1000000000 ||
+                                   (timeout->tv_sec == 0 && timeout->tv_nsec == 0))))
+    return REAL(sigtimedwait)(set, info, timeout);
+  return take_signal(set, info, timeout ? deadline_after(timespec_ns(*timeout)) : kNoDeadline);
+}
