@@ -4,6 +4,7 @@
 // reaches libc.
 #pragma once
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <netdb.h>
 #include <poll.h>
