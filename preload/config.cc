@@ -68,42 +68,56 @@ bool parse_size(const char* text, size_t* out) {
   return true;
 }
 
+namespace {
+
+// Each parser takes the variable's text and sets its field; false when the
+// text is not one of the values the variable accepts.
+bool parse_stack(const char* text, Config* c) {
+  size_t size = 0;
+  if (!parse_size(text, &size) || size < kMinStack || size > kMaxStack) return false;
+  c->stack_size = size;
+  return true;
+}
+
+// One of two words: sets *second to whether it was the second.
+bool parse_choice(const char* text, const char* first, const char* second_word, bool* second) {
+  std::string word(text);
+  if (word != first && word != second_word) return false;
+  *second = word == second_word;
+  return true;
+}
+
+bool parse_pool(const char* text, Config* c) {
+  size_t n = 0;
+  if (std::string(text).find_first_not_of("0123456789") != std::string::npos) return false;
+  if (!parse_size(text, &n) || n < 1 || n > 1024) return false;
+  c->pool_size = n;
+  return true;
+}
+
+using Parser = bool (*)(const char*, Config*);
+const Parser kParsers[] = {
+    parse_stack,
+    [](const char* text, Config* c) {
+      return parse_choice(text, "report", "abort", &c->deadlock_abort);
+    },
+    parse_pool,
+    [](const char* text, Config* c) {
+      return parse_choice(text, "direct", "threadpool", &c->file_io_pool);
+    },
+};
+static_assert(sizeof kParsers / sizeof kParsers[0] == sizeof kConfigVars / sizeof kConfigVars[0]);
+
+}  // namespace
+
 bool load_config(const char* (*getenv_fn)(const char*), Config* out, std::string* error) {
   Config c = g_config;
-  const ConfigVar& stack = kConfigVars[0];
-  if (const char* text = getenv_fn(stack.name)) {
-    size_t size = 0;
-    if (!parse_size(text, &size) || size < kMinStack || size > kMaxStack) {
-      *error = invalid(stack, text);
+  for (size_t i = 0; i < kConfigVarCount; i++) {
+    const char* text = getenv_fn(kConfigVars[i].name);
+    if (text && !kParsers[i](text, &c)) {
+      *error = invalid(kConfigVars[i], text);
       return false;
     }
-    c.stack_size = size;
-  }
-  const ConfigVar& deadlock = kConfigVars[1];
-  if (const char* text = getenv_fn(deadlock.name)) {
-    if (std::string(text) != "report" && std::string(text) != "abort") {
-      *error = invalid(deadlock, text);
-      return false;
-    }
-    c.deadlock_abort = std::string(text) == "abort";
-  }
-  const ConfigVar& pool = kConfigVars[2];
-  if (const char* text = getenv_fn(pool.name)) {
-    size_t n = 0;
-    if (!parse_size(text, &n) || n < 1 || n > 1024 ||
-        std::string(text).find_first_not_of("0123456789") != std::string::npos) {
-      *error = invalid(pool, text);
-      return false;
-    }
-    c.pool_size = n;
-  }
-  const ConfigVar& file_io = kConfigVars[3];
-  if (const char* text = getenv_fn(file_io.name)) {
-    if (std::string(text) != "direct" && std::string(text) != "threadpool") {
-      *error = invalid(file_io, text);
-      return false;
-    }
-    c.file_io_pool = std::string(text) == "threadpool";
   }
   *out = c;
   return true;
