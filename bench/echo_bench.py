@@ -78,6 +78,9 @@ def make_servers(build):
                         env={"LD_PRELOAD": preload}, needs=[echo, preload]),
         "epoll": Server("epoll", "epoll ceiling (epoll_echo)", [tool_path(build, "epoll_echo")],
                         needs=[tool_path(build, "epoll_echo")]),
+        "stdio": Server("stdio", "green stdio lines (fdopen/fgets/fputs)",
+                        [tool_path(build, "line_echo_server")], env={"LD_PRELOAD": preload},
+                        needs=[tool_path(build, "line_echo_server"), preload]),
         "gevent": Server("gevent", "gevent (StreamServer)",
                          ["/usr/bin/python3", os.path.join(ROOT, "bench", "gevent_echo.py")],
                          why_missing=gevent_missing),
@@ -521,7 +524,7 @@ def plot(summary, servers, labels, path, title):
     has_data = lambda k: any("msgs_per_sec" in summary[n][k] for n in conn_counts)
     missing = [k for k in servers if not has_data(k)]
     servers = [k for k in servers if has_data(k)]
-    colors = {"native": "tab:blue", "green": "tab:green", "epoll": "tab:gray",
+    colors = {"native": "tab:blue", "green": "tab:green", "epoll": "tab:gray", "stdio": "tab:olive",
               "gevent": "tab:orange", "go": "tab:purple"}
     panels = [("messages/s (higher is better)", "msgs_per_sec", 1.0, False),
               ("p99 latency, ms (lower is better)", "p99_us", 1e-3, False),
@@ -570,8 +573,8 @@ def plot(summary, servers, labels, path, title):
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--conns", default="1000,5000", help="comma-separated connection counts (default 1000,5000)")
-    p.add_argument("--servers", default="native,green,epoll,gevent,go",
-                   help="comma-separated, from: native, green, epoll, gevent, go")
+    p.add_argument("--servers", default="native,green,stdio,epoll,gevent,go",
+                   help="comma-separated, from: native, green, stdio, epoll, gevent, go")
     p.add_argument("--rounds", type=int, default=3, help="interleaved rounds per server (default 3)")
     p.add_argument("--duration", type=float, default=5.0, help="measured seconds per trial (default 5)")
     p.add_argument("--warmup", type=float, default=2.0, help="warmup seconds per trial (default 2)")
