@@ -82,6 +82,9 @@ extern "C" long syscall(long number, ...) noexcept {
     return REAL(syscall)(number, a[0], a[1], a[2], a[3], a[4], a[5]);
   auto* addr = reinterpret_cast<const uint32_t*>(a[0]);
   int op = int(a[1]);
+  // A null or misaligned word: the kernel says EFAULT or EINVAL at once.
+  if (!addr || reinterpret_cast<uintptr_t>(addr) % alignof(uint32_t) != 0)
+    return REAL(syscall)(number, a[0], a[1], a[2], a[3], a[4], a[5]);
   switch (op & kCommandMask) {
     case FUTEX_WAIT:
     case FUTEX_WAIT_BITSET:

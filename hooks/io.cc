@@ -13,10 +13,22 @@ namespace green {
 namespace {
 
 // On a pipe the program left blocking, call() runs only when a zero-timeout
-// poll says it will not block.
+// poll says it will not block. An eventfd, timerfd or signalfd (not a
+// stream) can block even then (an eventfd write that would overflow the
+// counter): the call runs with the fd non-blocking for its duration.
 template <class Call>
 ssize_t pipe_attempt(FdEntry* e, short events, Call&& call) {
-  if (!e->nonblock() && !poll_ready(e->fd, events)) return would_block();
+  if (e->nonblock()) return call();
+  if (!e->stream) {
+    int on = 1, off = 0;
+    REAL(ioctl)(e->fd, FIONBIO, &on);
+    ssize_t r = call();
+    int err = errno;
+    REAL(ioctl)(e->fd, FIONBIO, &off);
+    errno = err;
+    return r;
+  }
+  if (!poll_ready(e->fd, events)) return would_block();
   return call();
 }
 

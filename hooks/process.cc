@@ -17,13 +17,14 @@ using namespace green;
 namespace {
 
 // Waits for the child to change state: a pidfd when there is one pid to
-// watch, else growing sleeps (1 ms to 16 ms). Returns false when a handled
+// watch for its exit, else (any child, or stops and continues, which a pidfd
+// does not report) growing sleeps (1 ms to 16 ms). Returns false when a handled
 // signal interrupted the wait (the caller then fails with EINTR, or retries
 // under SA_RESTART, as the kernel does).
 template <class Check>
-long wait_child(pid_t pid, Check&& check) {
+long wait_child(pid_t pid, bool exits_only, Check&& check) {
   const int entry_errno = errno;
-  int pidfd = pid > 0 ? int(syscall(SYS_pidfd_open, pid, 0)) : -1;
+  int pidfd = pid > 0 && exits_only ? int(syscall(SYS_pidfd_open, pid, 0)) : -1;
   long r;
   for (int64_t backoff = 1000000;; backoff = std::min<int64_t>(backoff * 2, 16000000)) {
     r = check();
@@ -54,8 +55,9 @@ long wait_child(pid_t pid, Check&& check) {
 pid_t green_wait4(pid_t pid, int* status, int options, rusage* usage) {
   if ((options & WNOHANG) || !hook_self()) return REAL(wait4)(pid, status, options, usage);
   CancelPoint cp(tls.current);
-  return pid_t(cp.done(
-      wait_child(pid, [&] { return long(REAL(wait4)(pid, status, options | WNOHANG, usage)); })));
+  return pid_t(cp.done(wait_child(pid, !(options & (WUNTRACED | WCONTINUED)), [&] {
+    return long(REAL(wait4)(pid, status, options | WNOHANG, usage));
+  })));
 }
 
 }  // namespace
@@ -93,7 +95,7 @@ extern "C" int waitid(idtype_t type, id_t id, siginfo_t* info, int options) {
   if ((options & WNOHANG) || !hook_self()) return REAL(waitid)(type, id, info, options);
   CancelPoint cp(tls.current);
   pid_t pid = type == P_PID ? pid_t(id) : -1;
-  return int(cp.done(wait_child(pid,
+  return int(cp.done(wait_child(pid, !(options & (WSTOPPED | WCONTINUED)),
                                 [&]() -> long {
                                   info->si_pid = 0;
                                   int r = REAL(waitid)(type, id, info, options | WNOHANG);

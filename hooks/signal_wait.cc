@@ -66,6 +66,9 @@ extern "C" int pause() {
   return park_for_signal(signal_seq());
 }
 
+// The signal mask belongs to the OS thread, which every green thread shares:
+// while the caller is parked here, sigsuspend's mask is every green thread's
+// mask (per-green-thread masks are not done yet).
 extern "C" int sigsuspend(const sigset_t* mask) {
   if (!hook_self()) return REAL(sigsuspend)(mask);
   uint64_t seq = signal_seq();

@@ -91,11 +91,12 @@ extern "C" ssize_t sendfile64(int out, int in, off64_t* offset, size_t count) no
 
 extern "C" ssize_t splice(int in, loff_t* off_in, int out, loff_t* off_out, size_t len,
                           unsigned int flags) {
-  if (!hook_self()) return REAL(splice)(in, off_in, out, off_out, len, flags);
+  if (!hook_self() || (flags & SPLICE_F_NONBLOCK))  // the program's own non-blocking call
+    return REAL(splice)(in, off_in, out, off_out, len, flags);
   return two_sided(in, out, [&] { return REAL(splice)(in, off_in, out, off_out, len, flags); });
 }
 
 extern "C" ssize_t tee(int in, int out, size_t len, unsigned int flags) {
-  if (!hook_self()) return REAL(tee)(in, out, len, flags);
+  if (!hook_self() || (flags & SPLICE_F_NONBLOCK)) return REAL(tee)(in, out, len, flags);
   return two_sided(in, out, [&] { return REAL(tee)(in, out, len, flags); });
 }

@@ -180,7 +180,12 @@ void on_async(uv_async_t* async) {
 
 void run_ready(Hub* h) {
   // Threads readied meanwhile wait for the next round, so I/O is never starved.
-  for (size_t n = h->ready_count; n > 0; --n) run_thread(h, dequeue(h));
+  // (A thread that forks empties the queue in the child: stop there.)
+  for (size_t n = h->ready_count; n > 0; --n) {
+    GreenThread* t = dequeue(h);
+    if (!t) break;
+    run_thread(h, t);
+  }
 }
 
 Hub* current_hub() {

@@ -20,7 +20,12 @@ void signal_note(bool restart) {
   Hub* h = g_signal_hub.load(std::memory_order_acquire);
   if (!h) return;
   int saved = errno;
-  uv_async_send(&h->async);  // async-signal-safe (libuv documents it)
+  // async-signal-safe (libuv documents it); its write() must reach libc
+  // straight: the hook's fd table may allocate, and the handler may have
+  // interrupted malloc.
+  ++tls.in_runtime;
+  uv_async_send(&h->async);
+  --tls.in_runtime;
   errno = saved;
 }
 

@@ -1,0 +1,623 @@
+/* Waiting for signals in a threaded program, as daemons do: pause,
+ * sigsuspend, sigwait, sigwaitinfo and sigtimedwait, and alarm-driven
+ * timeouts on blocking calls. It knows nothing of libgreen.
+ *
+ * Every thread but main blocks all signals, so natively a process-directed
+ * signal goes to main (or, for the sigwait family, to the thread waiting for
+ * it): the output is deterministic. A ticker thread counts 10 ms sleeps
+ * throughout: where a call blocks, the program says whether it advanced
+ * meanwhile (natively it does; a green runtime must keep running the others).
+ *
+ * Phase 1: pause() in main returns EINTR when another thread sends SIGUSR1
+ *          100 ms later; sigsuspend() in another thread returns EINTR on its
+ *          pthread_kill; sigsuspend() returns at once when the signal it
+ *          unblocks is already pending (thread- or process-directed), and
+ *          returns when a signal blocked outside it is sent meanwhile.
+ * Phase 2: sigwait, sigwaitinfo (with sigqueue values, real-time signals in
+ *          order) and sigtimedwait (timeout EAGAIN, zero timeout, a signal in
+ *          time, a bad timeout EINVAL) in a thread while SIGUSR2 and SIGRTMIN
+ *          are blocked everywhere.
+ * Phase 3: a handled signal during a blocking call: read() on a pipe in a
+ *          thread (EINTR without SA_RESTART, restarted with it), waitpid
+ *          (likewise), and flock waiting for a lock (EINTR).
+ * Phase 4: alarm-driven timeouts: alarm(1) interrupts read() on a socket,
+ *          setitimer(200 ms) interrupts recv() and flock().
+ *
+ * usage: signal_waits [malloc]
+ *   malloc: instead of the phases, right at start-up a child process sends
+ *           100 SIGUSR1 2 ms apart while the program allocates and frees
+ *           (blocks too big for malloc's lock-free cache, so nearly every
+ *           signal lands while malloc holds its arena lock): the handler
+ *           runs, the loop ends. Whatever runs around a handler must be
+ *           async-signal-safe.
+ * Output is deterministic: return values, errno and signal names, verdicts. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MS 1000000LL
+
+static long long now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void msleep(long ms) {
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  }
+}
+
+static const char* errname(int e) {
+  switch (e) {
+    case 0:
+      return "0";
+    case EAGAIN:
+      return "EAGAIN";
+    case EINTR:
+      return "EINTR";
+    case EINVAL:
+      return "EINVAL";
+    case ECHILD:
+      return "ECHILD";
+    default:
+      return "other";
+  }
+}
+
+static const char* signame(int s) {
+  if (s == SIGUSR1) return "SIGUSR1";
+  if (s == SIGUSR2) return "SIGUSR2";
+  if (s == SIGALRM) return "SIGALRM";
+  if (s == SIGRTMIN) return "SIGRTMIN";
+  if (s == SIGRTMIN + 1) return "SIGRTMIN+1";
+  return "other";
+}
+
+static const char* yes(int ok) {
+  return ok ? "yes" : "NO";
+}
+
+/* ---- threads that never take a signal ---- */
+
+static pthread_t spawn(void* (*fn)(void*), void* arg) {
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  pthread_t t;
+  pthread_create(&t, NULL, fn, arg);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  return t;
+}
+
+static atomic_int ticks, ticker_stop;
+
+static void* ticker_main(void* arg) {
+  (void)arg;
+  for (int i = 0; i < 3000 && !atomic_load(&ticker_stop); i++) {
+    msleep(10);
+    atomic_fetch_add(&ticks, 1);
+  }
+  return NULL;
+}
+
+static void ticker_verdict(const char* what, int before, int at_least) {
+  printf("  ticker advanced while %s: %s\n", what, yes(atomic_load(&ticks) - before >= at_least));
+}
+
+/* sends a signal after a delay: to the process (kill, sigqueue) or a thread */
+struct sender {
+  long ms;
+  int sig;
+  int how; /* 0 kill, 1 sigqueue, 2 pthread_kill */
+  int value;
+  pthread_t target;
+};
+
+static void* sender_main(void* arg) {
+  struct sender* s = arg;
+  msleep(s->ms);
+  if (s->how == 0) {
+    kill(getpid(), s->sig);
+  } else if (s->how == 1) {
+    union sigval v;
+    v.sival_int = s->value;
+    sigqueue(getpid(), s->sig, v);
+  } else {
+    pthread_kill(s->target, s->sig);
+  }
+  return NULL;
+}
+
+static volatile sig_atomic_t handled;
+
+static void on_signal(int sig) {
+  (void)sig;
+  handled++;
+}
+
+static void install(int sig, int flags) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sa.sa_flags = flags;
+  sigemptyset(&sa.sa_mask);
+  sigaction(sig, &sa, NULL);
+}
+
+/* ---- phase 1 ---- */
+
+struct suspender {
+  int ret, err;
+  long long took;
+  int handled_here;
+};
+
+static void* suspender_main(void* arg) {
+  struct suspender* s = arg;
+  sigset_t block, none;
+  sigemptyset(&block);
+  sigaddset(&block, SIGUSR1);
+  pthread_sigmask(SIG_SETMASK, &block, NULL); /* only SIGUSR1 may come, and only in sigsuspend */
+  sigemptyset(&none);
+  int before = handled;
+  long long t0 = now_ns();
+  errno = 0;
+  s->ret = sigsuspend(&none);
+  s->err = errno;
+  s->took = now_ns() - t0;
+  s->handled_here = handled - before;
+  return NULL;
+}
+
+static void phase_pause(void) {
+  printf("phase 1: pause and sigsuspend\n");
+  install(SIGUSR1, SA_RESTART);
+  struct sender s = {100, SIGUSR1, 0, 0, pthread_self()};
+  handled = 0;
+  int before = atomic_load(&ticks);
+  pthread_t t = spawn(sender_main, &s);
+  long long t0 = now_ns();
+  errno = 0;
+  int r = pause();
+  int e = errno;
+  long long took = now_ns() - t0;
+  pthread_join(t, NULL);
+  printf(
+      "  pause() until another thread's kill(SIGUSR1): %d %s, handler ran %d time(s), when "
+      "sent: %s\n",
+      r, errname(e), (int)handled, yes(took >= 90 * MS && took < 2000 * MS));
+  ticker_verdict("pause() waited", before, 5);
+
+  struct suspender su = {0, 0, 0, 0};
+  handled = 0;
+  before = atomic_load(&ticks);
+  pthread_t ts;
+  pthread_create(&ts, NULL, suspender_main, &su);
+  s = (struct sender){100, SIGUSR1, 2, 0, ts};
+  t = spawn(sender_main, &s);
+  pthread_join(t, NULL);
+  pthread_join(ts, NULL);
+  printf(
+      "  sigsuspend() in a thread until pthread_kill(SIGUSR1): %d %s, its handler ran %d "
+      "time(s), when sent: %s\n",
+      su.ret, errname(su.err), su.handled_here, yes(su.took >= 90 * MS && su.took < 2000 * MS));
+  ticker_verdict("sigsuspend() waited", before, 5);
+
+  /* already pending when sigsuspend unblocks it: returns at once */
+  sigset_t block, old, none;
+  sigemptyset(&block);
+  sigaddset(&block, SIGUSR1);
+  sigemptyset(&none);
+  for (int how = 0; how < 2; how++) {
+    pthread_sigmask(SIG_BLOCK, &block, &old);
+    handled = 0;
+    if (how == 0)
+      raise(SIGUSR1);
+    else
+      kill(getpid(), SIGUSR1);
+    int before_suspend = handled;
+    t0 = now_ns();
+    errno = 0;
+    r = sigsuspend(&none);
+    e = errno;
+    took = now_ns() - t0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    printf(
+        "  sigsuspend() with SIGUSR1 already pending (%s): %d %s, handler ran %d before and %d "
+        "in it, at once: %s\n",
+        how ? "kill" : "raise", r, errname(e), before_suspend, (int)handled - before_suspend,
+        yes(took < 500 * MS));
+  }
+
+  /* blocked outside sigsuspend, sent by another thread while main is in it
+   * (coreutils timeout waits for SIGCHLD this way) */
+  pthread_sigmask(SIG_BLOCK, &block, &old);
+  handled = 0;
+  s = (struct sender){100, SIGUSR1, 0, 0, pthread_self()};
+  before = atomic_load(&ticks);
+  t = spawn(sender_main, &s);
+  t0 = now_ns();
+  errno = 0;
+  r = sigsuspend(&none);
+  e = errno;
+  took = now_ns() - t0;
+  pthread_join(t, NULL);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  printf(
+      "  sigsuspend() unblocking SIGUSR1 until another thread's kill: %d %s, handler ran %d "
+      "time(s), when sent: %s\n",
+      r, errname(e), (int)handled, yes(took >= 90 * MS && took < 2000 * MS));
+  ticker_verdict("sigsuspend() waited for the blocked signal", before, 5);
+}
+
+/* ---- phase 2 ---- */
+
+struct sigwaiter {
+  int kind; /* 0 sigwait, 1 sigwaitinfo, 2 sigtimedwait */
+  int sig;  /* the one waited for (with SIGRTMIN also SIGRTMIN+1) */
+  long timeout_ms;
+  int ret, err, got, code, value;
+  long long took;
+};
+
+static void* sigwaiter_main(void* arg) {
+  struct sigwaiter* w = arg;
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, w->sig);
+  siginfo_t si;
+  memset(&si, 0, sizeof si);
+  long long t0 = now_ns();
+  errno = 0;
+  if (w->kind == 0) {
+    w->ret = sigwait(&set, &w->got);
+  } else if (w->kind == 1) {
+    w->ret = sigwaitinfo(&set, &si);
+  } else {
+    struct timespec ts = {w->timeout_ms / 1000, (w->timeout_ms % 1000) * 1000000L};
+    w->ret = sigtimedwait(&set, &si, &ts);
+  }
+  w->err = errno;
+  w->took = now_ns() - t0;
+  if (w->kind) {
+    w->got = si.si_signo;
+    w->code = si.si_code;
+    w->value = si.si_value.sival_int;
+  }
+  return NULL;
+}
+
+static const char* code_name(int c) {
+  return c == SI_USER    ? "SI_USER"
+         : c == SI_QUEUE ? "SI_QUEUE"
+         : c == SI_TKILL ? "SI_TKILL"
+                         : "other";
+}
+
+static void phase_sigwait(void) {
+  printf("phase 2: sigwait, sigwaitinfo, sigtimedwait (SIGUSR2 and SIGRTMIN blocked everywhere)\n");
+  const char* names[3] = {"sigwait", "sigwaitinfo", "sigtimedwait(2 s)"};
+  for (int kind = 0; kind < 3; kind++) {
+    struct sigwaiter w = {kind, SIGUSR2, 2000, 0, 0, 0, 0, 0, 0};
+    struct sender s = {100, SIGUSR2, 0, 0, pthread_self()};
+    int before = atomic_load(&ticks);
+    pthread_t tw = spawn(sigwaiter_main, &w);
+    pthread_t ts = spawn(sender_main, &s);
+    pthread_join(ts, NULL);
+    pthread_join(tw, NULL);
+    if (kind == 0)
+      printf("  %s in a thread until another's kill: returned %d, got %s, when sent: %s\n",
+             names[kind], w.ret, signame(w.got), yes(w.took >= 90 * MS && w.took < 1500 * MS));
+    else
+      printf("  %s in a thread until another's kill: returned %s, code %s, when sent: %s\n",
+             names[kind], signame(w.ret), code_name(w.code),
+             yes(w.took >= 90 * MS && w.took < 1500 * MS));
+    char what[64];
+    snprintf(what, sizeof what, "%s waited", names[kind]);
+    ticker_verdict(what, before, 5);
+  }
+
+  /* sigqueue values, real-time signals queued in order */
+  struct sigwaiter w = {1, SIGRTMIN, 0, 0, 0, 0, 0, 0, 0};
+  struct sender s = {100, SIGRTMIN, 1, 77, pthread_self()};
+  pthread_t tw = spawn(sigwaiter_main, &w);
+  pthread_t ts = spawn(sender_main, &s);
+  pthread_join(ts, NULL);
+  pthread_join(tw, NULL);
+  printf("  sigwaitinfo until sigqueue(SIGRTMIN, 77): %s, %s, value %d\n", signame(w.ret),
+         code_name(w.code), w.value);
+  union sigval v;
+  for (int i = 1; i <= 3; i++) {
+    v.sival_int = i;
+    sigqueue(getpid(), SIGRTMIN, v);
+  }
+  printf("  three queued SIGRTMIN come back in order:");
+  for (int i = 0; i < 3; i++) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGRTMIN);
+    siginfo_t si;
+    int r = sigwaitinfo(&set, &si);
+    printf(" %s=%d", signame(r), si.si_value.sival_int);
+  }
+  printf("\n");
+
+  /* timeouts */
+  w = (struct sigwaiter){2, SIGUSR2, 150, 0, 0, 0, 0, 0, 0};
+  int before = atomic_load(&ticks);
+  tw = spawn(sigwaiter_main, &w);
+  pthread_join(tw, NULL);
+  printf("  sigtimedwait(150 ms) with no signal: %d %s, after 150 ms: %s\n", w.ret, errname(w.err),
+         yes(w.took >= 150 * MS && w.took < 1500 * MS));
+  ticker_verdict("sigtimedwait timed out", before, 5);
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGUSR2);
+  struct timespec zero = {0, 0}, bad = {0, 2000000000L};
+  long long t0 = now_ns();
+  errno = 0;
+  int r = sigtimedwait(&set, NULL, &zero);
+  int e = errno;
+  printf("  sigtimedwait with a zero timeout: %d %s, at once: %s\n", r, errname(e),
+         yes(now_ns() - t0 < 100 * MS));
+  errno = 0;
+  r = sigtimedwait(&set, NULL, &bad);
+  printf("  sigtimedwait with tv_nsec 2e9: %d %s\n", r, errname(errno));
+  kill(getpid(), SIGUSR2);
+  int got = 0;
+  t0 = now_ns();
+  r = sigwait(&set, &got);
+  printf("  sigwait with SIGUSR2 already pending: %d %s, at once: %s\n", r, signame(got),
+         yes(now_ns() - t0 < 100 * MS));
+}
+
+/* ---- phase 3: a handled signal during a blocking call ---- */
+
+struct blocked {
+  int kind; /* 0 read, 1 waitpid */
+  int fd;
+  pid_t pid;
+  long long ret;
+  int err;
+  long long took;
+  int handled_here;
+};
+
+static void* blocked_main(void* arg) {
+  struct blocked* b = arg;
+  sigset_t none;
+  sigemptyset(&none);
+  pthread_sigmask(SIG_SETMASK, &none, NULL);
+  int before = handled;
+  long long t0 = now_ns();
+  errno = 0;
+  if (b->kind == 0) {
+    char c;
+    b->ret = read(b->fd, &c, 1);
+  } else {
+    int st = 0;
+    b->ret = waitpid(b->pid, &st, 0);
+    if (b->ret == b->pid) b->ret = WIFEXITED(st) ? WEXITSTATUS(st) : -2;
+  }
+  b->err = errno;
+  b->took = now_ns() - t0;
+  b->handled_here = handled - before;
+  return NULL;
+}
+
+struct writer {
+  int fd;
+  long ms;
+};
+
+static void* writer_main(void* arg) {
+  struct writer* w = arg;
+  msleep(w->ms);
+  write(w->fd, "z", 1);
+  return NULL;
+}
+
+static void phase_interrupt(char* dir) {
+  printf("phase 3: a handled SIGUSR1 (pthread_kill) during blocking calls\n");
+  for (int restart = 0; restart < 2; restart++) {
+    install(SIGUSR1, restart ? SA_RESTART : 0);
+    int p[2];
+    if (pipe(p) < 0) exit(1);
+    struct blocked b = {0, p[0], 0, 0, 0, 0, 0};
+    pthread_t tb;
+    pthread_create(&tb, NULL, blocked_main, &b);
+    struct sender s = {100, SIGUSR1, 2, 0, tb};
+    struct writer w = {p[1], 250};
+    pthread_t ts = spawn(sender_main, &s), tw = spawn(writer_main, &w);
+    pthread_join(tb, NULL);
+    pthread_join(ts, NULL);
+    pthread_join(tw, NULL);
+    printf("  read() on a pipe, %s: %lld %s, handler ran %d time(s) in it, %s\n",
+           restart ? "SA_RESTART" : "no SA_RESTART", b.ret, errname(b.ret < 0 ? b.err : 0),
+           b.handled_here,
+           restart ? (b.took >= 240 * MS ? "restarted until the data came" : "RETURNED EARLY")
+                   : (b.took < 240 * MS ? "when the signal came" : "TOO LATE"));
+    close(p[0]);
+    close(p[1]);
+  }
+  for (int restart = 0; restart < 2; restart++) {
+    install(SIGUSR1, restart ? SA_RESTART : 0);
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+      msleep(250);
+      _exit(5);
+    }
+    struct blocked b = {1, -1, pid, 0, 0, 0, 0};
+    pthread_t tb;
+    pthread_create(&tb, NULL, blocked_main, &b);
+    struct sender s = {100, SIGUSR1, 2, 0, tb};
+    pthread_t ts = spawn(sender_main, &s);
+    pthread_join(tb, NULL);
+    pthread_join(ts, NULL);
+    if (b.ret < 0) waitpid(pid, NULL, 0);
+    printf("  waitpid, %s: %s %s, handler ran %d time(s) in it\n",
+           restart ? "SA_RESTART" : "no SA_RESTART",
+           b.ret == 5  ? "the child's status 5"
+           : b.ret < 0 ? "-1"
+                       : "WRONG",
+           errname(b.ret < 0 ? b.err : 0), b.handled_here);
+  }
+
+  /* flock waiting for a lock held on another open() of the file */
+  install(SIGUSR1, 0);
+  char path[128];
+  snprintf(path, sizeof path, "%s/lock", dir);
+  int a = open(path, O_RDWR | O_CREAT, 0644), c = open(path, O_RDWR);
+  flock(a, LOCK_EX);
+  handled = 0;
+  struct sender s = {100, SIGUSR1, 2, 0, pthread_self()};
+  pthread_t ts = spawn(sender_main, &s);
+  long long t0 = now_ns();
+  errno = 0;
+  int r = flock(c, LOCK_EX);
+  int e = errno;
+  long long took = now_ns() - t0;
+  pthread_join(ts, NULL);
+  printf(
+      "  flock() waiting for a lock, no SA_RESTART: %d %s, handler ran %d time(s), when sent: "
+      "%s\n",
+      r, errname(e), (int)handled, yes(took < 1000 * MS));
+  close(a);
+  close(c);
+  unlink(path);
+}
+
+/* ---- phase 4: alarm-driven timeouts ---- */
+
+static void phase_alarm(char* dir) {
+  printf("phase 4: alarm-driven timeouts\n");
+  install(SIGALRM, 0);
+  int sv[2];
+  socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+  char c;
+  handled = 0;
+  int before = atomic_load(&ticks);
+  alarm(1);
+  long long t0 = now_ns();
+  errno = 0;
+  ssize_t n = read(sv[0], &c, 1);
+  int e = errno;
+  long long took = now_ns() - t0;
+  printf("  alarm(1) during read() on a socket: %zd %s, handler ran %d time(s), after 1 s: %s\n", n,
+         errname(e), (int)handled, yes(took >= 900 * MS && took < 3000 * MS));
+  ticker_verdict("read() waited for the alarm", before, 30);
+
+  struct itimerval it = {{0, 0}, {0, 200000}};
+  handled = 0;
+  before = atomic_load(&ticks);
+  setitimer(ITIMER_REAL, &it, NULL);
+  t0 = now_ns();
+  errno = 0;
+  n = recv(sv[0], &c, 1, 0);
+  e = errno;
+  took = now_ns() - t0;
+  printf("  setitimer(200 ms) during recv(): %zd %s, handler ran %d time(s), after 200 ms: %s\n", n,
+         errname(e), (int)handled, yes(took >= 190 * MS && took < 2000 * MS));
+  ticker_verdict("recv() waited for the timer", before, 5);
+  close(sv[0]);
+  close(sv[1]);
+
+  char path[128];
+  snprintf(path, sizeof path, "%s/alarm-lock", dir);
+  int a = open(path, O_RDWR | O_CREAT, 0644), b = open(path, O_RDWR);
+  flock(a, LOCK_EX);
+  handled = 0;
+  before = atomic_load(&ticks);
+  setitimer(ITIMER_REAL, &it, NULL);
+  t0 = now_ns();
+  errno = 0;
+  int r = flock(b, LOCK_EX);
+  e = errno;
+  took = now_ns() - t0;
+  printf(
+      "  setitimer(200 ms) during flock() on a held lock: %d %s, handler ran %d time(s), after "
+      "200 ms: %s\n",
+      r, errname(e), (int)handled, yes(took >= 190 * MS && took < 2000 * MS));
+  ticker_verdict("flock() waited for the timer", before, 5);
+  close(a);
+  close(b);
+  unlink(path);
+}
+
+/* ---- a signal storm during malloc ---- */
+
+static void mode_malloc(void) {
+  install(SIGUSR1, SA_RESTART);
+  handled = 0;
+  pid_t parent = getpid();
+  fflush(stdout);
+  pid_t pid = fork();
+  if (pid == 0) {
+    for (int i = 0; i < 100; i++) {
+      struct timespec ts = {0, 2 * MS};
+      nanosleep(&ts, NULL);
+      kill(parent, SIGUSR1);
+    }
+    _exit(0);
+  }
+  void* blocks[64];
+  unsigned x = 1;
+  int st = 0, finished = 0;
+  long long t0 = now_ns();
+  for (long rounds = 1; now_ns() - t0 < 5000 * MS; rounds++) {
+    for (int i = 0; i < 64; i++) {
+      x = x * 1103515245u + 12345u;
+      blocks[i] = malloc(2048 + (x >> 16) % 60000);
+    }
+    for (int i = 0; i < 64; i++) free(blocks[i]);
+    if (rounds % 256 == 0 && waitpid(pid, &st, WNOHANG) == pid) {
+      finished = 1;
+      break;
+    }
+  }
+  if (!finished) waitpid(pid, &st, 0);
+  printf("100 SIGUSR1 from a child during malloc/free: handled: %s, the loop finished: %s\n",
+         yes(handled > 0), yes(finished));
+}
+
+int main(int argc, char** argv) {
+  if (argc > 1 && strcmp(argv[1], "malloc") == 0) {
+    mode_malloc();
+    printf("done\n");
+    return 0;
+  }
+  /* SIGUSR2 and SIGRTMIN are for the sigwait family: blocked in every
+   * thread. Every other thread is created with all signals blocked. */
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGUSR2);
+  sigaddset(&set, SIGRTMIN);
+  pthread_sigmask(SIG_BLOCK, &set, NULL);
+  char dir[] = "/tmp/green-signal-waits-XXXXXX";
+  if (!mkdtemp(dir)) return 1;
+  pthread_t ticker = spawn(ticker_main, NULL);
+  phase_pause();
+  phase_sigwait();
+  phase_interrupt(dir);
+  phase_alarm(dir);
+  atomic_store(&ticker_stop, 1);
+  pthread_join(ticker, NULL);
+  rmdir(dir);
+  printf("done\n");
+  return 0;
+}
