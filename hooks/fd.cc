@@ -7,7 +7,11 @@ using namespace green;
 extern "C" int close(int fd) {
   // Before the real close: libuv must stop watching an fd while it is open,
   // and parked threads wake with EBADF instead of waiting on a reused number.
-  if (hook_self()) fd_closing(fd);
+  if (hook_self()) {
+    int saved = errno;  // libuv's epoll_ctl may leave its own errno behind
+    fd_closing(fd);
+    errno = saved;
+  }
   return REAL(close)(fd);
 }
 

@@ -151,3 +151,47 @@ extern "C" int pthread_kill(pthread_t thread, int sig) noexcept {
   }
   return 0;
 }
+
+namespace {
+
+// The caller's own mask changes; the OS thread's follows (apply_signal_masks).
+int set_green_mask(GreenThread* self, int how, const sigset_t* set, sigset_t* old) {
+  if (set && how != SIG_BLOCK && how != SIG_UNBLOCK && how != SIG_SETMASK) return EINVAL;
+  sigset_t previous = self->sigmask;
+  if (set) {
+    for (int sig = 1; sig < NSIG; sig++) {
+      if (!sigismember(set, sig)) {
+        if (how == SIG_SETMASK) sigdelset(&self->sigmask, sig);
+        continue;
+      }
+      if (how == SIG_UNBLOCK)
+        sigdelset(&self->sigmask, sig);
+      else
+        sigaddset(&self->sigmask, sig);
+    }
+    sigdelset(&self->sigmask, SIGKILL);  // never blocked, as the kernel says
+    sigdelset(&self->sigmask, SIGSTOP);
+    apply_signal_masks(self->hub);
+  }
+  if (old) *old = previous;
+  return 0;
+}
+
+}  // namespace
+
+// Each green thread has its own signal mask; the OS thread blocks a signal
+// only while every live green thread does.
+extern "C" int pthread_sigmask(int how, const sigset_t* set, sigset_t* old) noexcept {
+  GreenThread* self = hook_self();
+  if (!self) return REAL(pthread_sigmask)(how, set, old);
+  return set_green_mask(self, how, set, old);
+}
+
+extern "C" int sigprocmask(int how, const sigset_t* set, sigset_t* old) noexcept {
+  GreenThread* self = hook_self();
+  if (!self) return REAL(sigprocmask)(how, set, old);
+  int err = set_green_mask(self, how, set, old);
+  if (err == 0) return 0;
+  errno = err;
+  return -1;
+}

@@ -66,11 +66,11 @@ extern "C" int pause() {
   return park_for_signal(signal_seq());
 }
 
-// The signal mask belongs to the OS thread, which every green thread shares:
-// while the caller is parked here, sigsuspend's mask is every green thread's
-// mask (per-green-thread masks are not done yet).
+// The caller's mask becomes `mask` while it waits (the OS thread's mask
+// follows: apply_signal_masks), then its own mask is back.
 extern "C" int sigsuspend(const sigset_t* mask) {
-  if (!hook_self()) return REAL(sigsuspend)(mask);
+  GreenThread* self = hook_self();
+  if (!self) return REAL(sigsuspend)(mask);
   uint64_t seq = signal_seq();
   sigset_t old;
   pthread_sigmask(SIG_SETMASK, mask, &old);  // a pending signal may run its handler here

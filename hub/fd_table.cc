@@ -267,6 +267,7 @@ FdEntry* fd_reclassify(int fd) {
 
 WakeReason wait_fds(FdWait* waits, int count, Deadline deadline, bool interruptible) {
   GreenThread* self = tls.current;
+  const int entry_errno = errno;  // libuv's calls below may set their own
   {
     RuntimeScope runtime;
     for (int i = 0; i < count; i++) {
@@ -285,6 +286,7 @@ WakeReason wait_fds(FdWait* waits, int count, Deadline deadline, bool interrupti
       set_poll_events(e, e->poll_events | uv_events(w->events));
     }
   }
+  errno = entry_errno;
   WakeReason why = park(deadline, interruptible);
   for (int i = 0; i < count; i++) {
     FdWait* w = &waits[i];

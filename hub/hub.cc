@@ -80,6 +80,7 @@ void reap(Hub* h, GreenThread* t) {
   // As natively: once the last thread is gone, the process exits with 0
   // (only reachable after pthread_exit in main).
   if (--h->live == 0) exit(0);
+  apply_signal_masks(h);  // its mask no longer holds signals back
 }
 
 void run_thread(Hub* h, GreenThread* t) {
@@ -203,6 +204,7 @@ GreenThread* adopt_current_thread() {
   t->id = pthread_self();
   t->adopted = true;
   t->state = RunState::kRunning;
+  pthread_sigmask(SIG_BLOCK, nullptr, &t->sigmask);
   h->adopted = t;
   h->live = 1;
   h->threads[t->id] = t;
@@ -236,6 +238,7 @@ GreenThread* spawn_thread(std::function<void*()> body, size_t stack_size, bool d
   t->hub = h;
   t->body = std::move(body);
   t->detached = detached;
+  if (tls.current) t->sigmask = tls.current->sigmask;  // inherited, as pthread_create does
   try {
     t->ctx = boost::context::fiber(
         std::allocator_arg, StackAllocator{stack_size_for(stack_size), &t->stack},
@@ -349,6 +352,18 @@ void forked_child() {
   h->blocked = 0;
   new (&h->remote_lock) SpinLock();  // another OS thread may have held it
   h->remote_wakes = nullptr;
+}
+
+void apply_signal_masks(Hub* h) {
+  sigset_t common;
+  sigfillset(&common);
+  for (auto& [id, t] : h->threads) {
+    if (t->state == RunState::kFinished || t->state == RunState::kGone) continue;
+    for (int sig = 1; sig < NSIG; sig++)
+      if (!sigismember(&t->sigmask, sig)) sigdelset(&common, sig);
+  }
+  RuntimeScope runtime;
+  pthread_sigmask(SIG_SETMASK, &common, nullptr);
 }
 
 void cancellation_point() {

@@ -78,6 +78,10 @@ WakeReason sleep_until(Deadline deadline, bool interruptible = true);
 // pthread_exit() in main.
 [[noreturn]] void thread_exit(void* retval);
 
+// Sets the OS thread's signal mask to what every live green thread blocks:
+// a signal is held back only while no green thread would take it.
+void apply_signal_masks(Hub* h);
+
 // In a forked child, on the thread that called fork: only it lives on, as
 // natively; libuv gets a fresh epoll instance.
 void forked_child();

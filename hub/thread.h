@@ -2,6 +2,7 @@
 // scheduler and pthread_join need to know about it.
 #pragma once
 #include <pthread.h>
+#include <signal.h>
 #include <uv.h>
 
 #include <boost/context/fiber.hpp>
@@ -46,6 +47,7 @@ struct GreenThread {
   int in_cancel_point = 0;       // inside a call that is a cancellation point
   void* cleanup_top = nullptr;   // C cleanup handlers (pthread_cleanup_push), newest first
   uint64_t pending_signals = 0;  // pthread_kill: handlers to run on this thread's stack
+  sigset_t sigmask{};            // its own signal mask (the OS thread's is their intersection)
   bool adopted = false;          // the OS thread's own stack (the program's main thread)
   uint64_t park_signal_seq = 0;
 
