@@ -129,6 +129,19 @@ CondVar* as_cond(pthread_cond_t* c) {
   return reinterpret_cast<CondVar*>(c);
 }
 
+// glibc marks a process-shared condition variable in bit 0 of __wrefs (byte 36).
+bool shared_cond(pthread_cond_t* c) {
+  return reinterpret_cast<const uint32_t*>(c)[9] & 1;
+}
+
+// A wait on glibc's own objects (process-shared ones): on a green thread it
+// runs on the thread pool, so the hub keeps running; elsewhere, as is.
+template <class Call>
+int glibc_wait(Call&& call) {
+  if (!hook_self()) return call();
+  return on_pool(call);
+}
+
 // A cancellation point: a cancel that arrives during the wait is acted on
 // once the mutex is locked again, as POSIX says.
 int cond_wait_until(pthread_cond_t* c, pthread_mutex_t* m, Deadline deadline) {
@@ -142,7 +155,9 @@ int cond_wait_until(pthread_cond_t* c, pthread_mutex_t* m, Deadline deadline) {
 }  // namespace
 
 extern "C" int pthread_cond_init(pthread_cond_t* c, const pthread_condattr_t* attr) noexcept {
-  if (!ours()) return REAL(pthread_cond_init)(c, attr);
+  int shared = PTHREAD_PROCESS_PRIVATE;
+  if (attr) pthread_condattr_getpshared(attr, &shared);
+  if (!ours() || shared != PTHREAD_PROCESS_PRIVATE) return REAL(pthread_cond_init)(c, attr);
   clockid_t clock = CLOCK_REALTIME;
   if (attr) pthread_condattr_getclock(attr, &clock);
   memset(c, 0, sizeof *c);
@@ -151,37 +166,43 @@ extern "C" int pthread_cond_init(pthread_cond_t* c, const pthread_condattr_t* at
 }
 
 extern "C" int pthread_cond_destroy(pthread_cond_t* c) noexcept {
-  if (!ours()) return REAL(pthread_cond_destroy)(c);
+  if (!ours() || shared_cond(c)) return REAL(pthread_cond_destroy)(c);
   return 0;  // glibc's waits for the woken waiters and returns 0, never EBUSY
 }
 
 extern "C" int pthread_cond_wait(pthread_cond_t* c, pthread_mutex_t* m) {
-  if (!ours() || special(m)) return REAL(pthread_cond_wait)(c, m);
+  if (!ours()) return REAL(pthread_cond_wait)(c, m);
+  if (special(m) || shared_cond(c))
+    return glibc_wait([&] { return REAL(pthread_cond_wait)(c, m); });
   return cond_wait_until(c, m, kNoDeadline);
 }
 
 extern "C" int pthread_cond_timedwait(pthread_cond_t* c, pthread_mutex_t* m,
                                       const timespec* abstime) {
-  if (!ours() || special(m)) return REAL(pthread_cond_timedwait)(c, m, abstime);
+  if (!ours()) return REAL(pthread_cond_timedwait)(c, m, abstime);
+  if (special(m) || shared_cond(c))
+    return glibc_wait([&] { return REAL(pthread_cond_timedwait)(c, m, abstime); });
   if (!valid_time(abstime)) return EINVAL;
   return cond_wait_until(c, m, deadline_on(as_cond(c)->clock, abstime));
 }
 
 extern "C" int pthread_cond_clockwait(pthread_cond_t* c, pthread_mutex_t* m, clockid_t clock,
                                       const timespec* abstime) {
-  if (!ours() || special(m)) return REAL(pthread_cond_clockwait)(c, m, clock, abstime);
+  if (!ours()) return REAL(pthread_cond_clockwait)(c, m, clock, abstime);
+  if (special(m) || shared_cond(c))
+    return glibc_wait([&] { return REAL(pthread_cond_clockwait)(c, m, clock, abstime); });
   if ((clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC) || !valid_time(abstime)) return EINVAL;
   return cond_wait_until(c, m, deadline_on(clock, abstime));
 }
 
 extern "C" int pthread_cond_signal(pthread_cond_t* c) noexcept {
-  if (!ours()) return REAL(pthread_cond_signal)(c);
+  if (!ours() || shared_cond(c)) return REAL(pthread_cond_signal)(c);
   cond_signal(as_cond(c));
   return 0;
 }
 
 extern "C" int pthread_cond_broadcast(pthread_cond_t* c) noexcept {
-  if (!ours()) return REAL(pthread_cond_broadcast)(c);
+  if (!ours() || shared_cond(c)) return REAL(pthread_cond_broadcast)(c);
   cond_broadcast(as_cond(c));
   return 0;
 }
@@ -281,7 +302,8 @@ extern "C" int pthread_barrier_destroy(pthread_barrier_t* b) noexcept {
 
 extern "C" int pthread_barrier_wait(pthread_barrier_t* b) noexcept {
   auto* barrier = reinterpret_cast<Barrier*>(b);
-  if (barrier->unused[0] != kBarrierMagic) return REAL(pthread_barrier_wait)(b);
+  if (barrier->unused[0] != kBarrierMagic)
+    return glibc_wait([&] { return REAL(pthread_barrier_wait)(b); });
   hook_self();
   return barrier_wait(barrier);
 }

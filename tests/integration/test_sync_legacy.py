@@ -48,6 +48,7 @@ CASES = [
     Case("semaphores"),
     Case("thread_ops"),
     Case("cxx_sync"),
+    Case("pshared"),  # a process-shared mutex, condvar and barrier with a forked child
 ]
 
 
