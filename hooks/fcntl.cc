@@ -17,15 +17,13 @@ int after_fcntl(int fd, int cmd, void* arg, int r) {
   return r;
 }
 
-// A record lock that would block waits on the thread pool: the hub runs on.
+// A record lock that would block parks and tries again (lock_retry).
 template <class Real>
 int call_fcntl(int fd, int cmd, void* arg, Real real) {
   if ((cmd == F_SETLKW || cmd == F_OFD_SETLKW) && hook_self()) {
-    const int entry_errno = errno;
-    int r = real(fd, cmd == F_SETLKW ? F_SETLK : F_OFD_SETLK, arg);
-    if (r == 0 || (errno != EAGAIN && errno != EACCES)) return r;
-    errno = entry_errno;
-    return on_pool([&] { return real(fd, cmd, arg); });
+    int try_cmd = cmd == F_SETLKW ? F_SETLK : F_OFD_SETLK;
+    return lock_retry([&] { return real(fd, try_cmd, arg); },
+                      [](int err) { return err == EAGAIN || err == EACCES; });
   }
   return after_fcntl(fd, cmd, arg, real(fd, cmd, arg));
 }

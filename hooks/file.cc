@@ -1,9 +1,11 @@
 // Regular files and file locks. File I/O stays direct by default (the page
 // cache answers at once); GREEN_FILE_IO=threadpool hands open, read, write,
 // pread, pwrite, fsync and fdatasync of regular files to the thread pool. A
-// flock or fcntl(F_SETLKW, F_OFD_SETLKW) that would block always waits on
-// the thread pool, so the hub keeps running. (The lock still belongs to the
-// process, or to the open file description, exactly as natively.)
+// flock or fcntl(F_SETLKW, F_OFD_SETLKW) that would block parks and tries
+// again after growing sleeps, so the hub keeps running and a signal can
+// interrupt it as natively. (The lock belongs to the process, or to the open
+// file description, exactly as natively; the kernel's deadlock check for
+// F_SETLKW is not made.)
 #include <fcntl.h>
 #include <sys/file.h>
 
@@ -94,9 +96,6 @@ GREEN_FILE_CALL(int, fdatasync, (int fd), (fd))
 extern "C" int flock(int fd, int operation) noexcept {
   if ((operation & LOCK_NB) || (operation & LOCK_UN) || !hook_self())
     return REAL(flock)(fd, operation);
-  const int entry_errno = errno;
-  int r = REAL(flock)(fd, operation | LOCK_NB);
-  if (r == 0 || errno != EWOULDBLOCK) return r;
-  errno = entry_errno;
-  return on_pool([&] { return REAL(flock)(fd, operation); });
+  return lock_retry([&] { return REAL(flock)(fd, operation | LOCK_NB); },
+                    [](int err) { return err == EWOULDBLOCK; });
 }

@@ -1,5 +1,6 @@
 // What every hook shares: the green-thread check and the fd lookup.
 #pragma once
+#include <algorithm>
 #include <cerrno>
 
 #include "hub/fd_table.h"
@@ -22,6 +23,28 @@ inline FdEntry* green_fd(int fd) {
 // thread should hand to the thread pool.
 extern bool g_file_io_pool;
 bool file_on_pool(int fd);
+
+// A lock that would block (flock, fcntl F_SETLKW): try_lock() is its
+// non-blocking form, retried after growing green sleeps (1 to 16 ms) while
+// busy(errno) says it is held. A handled signal interrupts the wait (EINTR)
+// unless its handler has SA_RESTART, as the kernel's lock waits do.
+template <class Try, class Busy>
+int lock_retry(Try&& try_lock, Busy&& busy) {
+  const int entry_errno = errno;
+  for (int64_t backoff = 1000000;; backoff = std::min<int64_t>(backoff * 2, 16000000)) {
+    int r = try_lock();
+    if (r == 0) {
+      errno = entry_errno;
+      return 0;
+    }
+    if (!busy(errno)) return r;
+    if (sleep_until(deadline_after(backoff)) == WakeReason::kSignal &&
+        !tls.current->signal_restart) {
+      errno = EINTR;
+      return -1;
+    }
+  }
+}
 
 // Runs call() on the thread pool and returns its result, errno included.
 template <class Call>
