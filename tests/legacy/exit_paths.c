@@ -21,13 +21,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define BLOCKERS 50
+#include "legacy.h"
 
-static void msleep(long ms) {
-  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-  }
-}
+#define BLOCKERS 50
 
 static void at_exit_handler(void) {
   printf("atexit handler ran\n");

@@ -40,6 +40,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "legacy.h"
+
 #define MS 1000000LL
 #define SIZE (4 << 20)
 #define CHUNK (64 * 1024)
@@ -48,12 +50,6 @@ static long long now_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static void msleep(long ms) {
-  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-  }
 }
 
 static const char* errname(int e) {
@@ -83,10 +79,6 @@ static const char* errname(int e) {
     default:
       return "other";
   }
-}
-
-static const char* yes(int ok) {
-  return ok ? "yes" : "NO";
 }
 
 /* ---- the ticker ---- */

@@ -39,15 +39,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "legacy.h"
+
 #define MS 1000000LL
 
 extern char** environ;
-
-static void msleep(long ms) {
-  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-  }
-}
 
 static const char* errname(int e) {
   switch (e) {
@@ -62,10 +58,6 @@ static const char* errname(int e) {
     default:
       return "other";
   }
-}
-
-static const char* yes(int ok) {
-  return ok ? "yes" : "NO";
 }
 
 static void describe(const char* what, int status) {

@@ -25,6 +25,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "legacy.h"
+
 #define MS 1000000LL
 #define SEC 1000000000LL
 
@@ -37,12 +39,6 @@ static long long now_ns(clockid_t clk) {
 static struct timespec to_ts(long long ns) {
   struct timespec ts = {(time_t)(ns / SEC), (long)(ns % SEC)};
   return ts;
-}
-
-static void msleep(long ms) {
-  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-  }
 }
 
 static const char* errname(int e) {
@@ -64,35 +60,6 @@ static const char* errname(int e) {
     default:
       return "other";
   }
-}
-
-static const char* yes(int ok) {
-  return ok ? "yes" : "NO";
-}
-
-static void tcp_pair(int fds[2]) {
-  int l = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a;
-  memset(&a, 0, sizeof a);
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  if (l < 0 || bind(l, (struct sockaddr*)&a, sizeof a) < 0 || listen(l, 1) < 0 ||
-      getsockname(l, (struct sockaddr*)&a, &len) < 0) {
-    perror("listen");
-    exit(1);
-  }
-  fds[0] = socket(AF_INET, SOCK_STREAM, 0);
-  if (fds[0] < 0 || connect(fds[0], (struct sockaddr*)&a, sizeof a) < 0) {
-    perror("connect");
-    exit(1);
-  }
-  fds[1] = accept(l, NULL, NULL);
-  if (fds[1] < 0) {
-    perror("accept");
-    exit(1);
-  }
-  close(l);
 }
 
 static void wait_until(atomic_int* v, int n) {

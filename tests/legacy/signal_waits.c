@@ -47,18 +47,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "legacy.h"
+
 #define MS 1000000LL
 
 static long long now_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static void msleep(long ms) {
-  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-  }
 }
 
 static const char* errname(int e) {
@@ -85,10 +81,6 @@ static const char* signame(int s) {
   if (s == SIGRTMIN) return "SIGRTMIN";
   if (s == SIGRTMIN + 1) return "SIGRTMIN+1";
   return "other";
-}
-
-static const char* yes(int ok) {
-  return ok ? "yes" : "NO";
 }
 
 /* ---- threads that never take a signal ---- */

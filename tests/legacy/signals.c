@@ -23,6 +23,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "legacy.h"
+
 #define MS 1000000LL
 
 static volatile sig_atomic_t alarms, pipes;
@@ -41,12 +43,6 @@ static long long now_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static void msleep(long ms) {
-  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-  }
 }
 
 static const char* errname(int e) {

@@ -40,13 +40,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MS 1000000LL
+#include "legacy.h"
 
-static void msleep(long ms) {
-  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-  }
-}
+#define MS 1000000LL
 
 static const char* errname(int e) {
   switch (e) {
@@ -67,10 +63,6 @@ static const char* errname(int e) {
     default:
       return "other";
   }
-}
-
-static const char* yes(int ok) {
-  return ok ? "yes" : "NO";
 }
 
 /* ---- the ticker ---- */

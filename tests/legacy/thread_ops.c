@@ -30,6 +30,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "legacy.h"
+
 #define MS 1000000LL
 #define SEC 1000000000LL
 
@@ -37,12 +39,6 @@ static long long now_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return ts.tv_sec * SEC + ts.tv_nsec;
-}
-
-static void msleep(long ms) {
-  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-  }
 }
 
 static const char* errname(int e) {
@@ -66,10 +62,6 @@ static const char* errname(int e) {
     default:
       return "other";
   }
-}
-
-static const char* yes(int ok) {
-  return ok ? "yes" : "NO";
 }
 
 /* ---- names ---- */

@@ -12,11 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static void msleep(long ms) {
-  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-  }
-}
+#include "legacy.h"
 
 static const char* errname(int e) {
   switch (e) {

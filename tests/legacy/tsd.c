@@ -27,11 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static void msleep(long ms) {
-  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-  }
-}
+#include "legacy.h"
 
 static const char* errname(int e) {
   switch (e) {
@@ -44,35 +40,6 @@ static const char* errname(int e) {
     default:
       return "other";
   }
-}
-
-static const char* yes(int ok) {
-  return ok ? "yes" : "NO";
-}
-
-static void tcp_pair(int fds[2]) {
-  int l = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a;
-  memset(&a, 0, sizeof a);
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  if (l < 0 || bind(l, (struct sockaddr*)&a, sizeof a) < 0 || listen(l, 1) < 0 ||
-      getsockname(l, (struct sockaddr*)&a, &len) < 0) {
-    perror("listen");
-    exit(1);
-  }
-  fds[0] = socket(AF_INET, SOCK_STREAM, 0);
-  if (fds[0] < 0 || connect(fds[0], (struct sockaddr*)&a, sizeof a) < 0) {
-    perror("connect");
-    exit(1);
-  }
-  fds[1] = accept(l, NULL, NULL);
-  if (fds[1] < 0) {
-    perror("accept");
-    exit(1);
-  }
-  close(l);
 }
 
 /* ---- phase 1: one value per thread ---- */
