@@ -1,6 +1,7 @@
 // close, dup, dup2, dup3, pipe, pipe2: keep the fd table in step with the
 // kernel's, and wake threads parked on an fd that goes away.
 #include "hooks/hook.h"
+#include "hooks/stdio_stream.h"
 
 using namespace green;
 
@@ -18,6 +19,7 @@ extern "C" int close(int fd) {
 extern "C" int dup(int fd) noexcept {
   int r = REAL(dup)(fd);
   if (r >= 0 && hook_self()) fd_duplicated(fd, r);
+  if (r >= 0) std_stream_replaced(r);
   return r;
 }
 
@@ -30,6 +32,7 @@ extern "C" int dup2(int from, int to) noexcept {
   before_replace(from, to);
   int r = REAL(dup2)(from, to);
   if (r >= 0 && from != to && hook_self()) fd_duplicated(from, r);
+  if (r >= 0) std_stream_replaced(r);
   return r;
 }
 
@@ -37,6 +40,7 @@ extern "C" int dup3(int from, int to, int flags) noexcept {
   before_replace(from, to);
   int r = REAL(dup3)(from, to, flags);
   if (r >= 0 && hook_self()) fd_duplicated(from, r);
+  if (r >= 0) std_stream_replaced(r);
   return r;
 }
 

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 
 #include "hooks/hook.h"
+#include "hooks/stdio_stream.h"
 
 extern char** environ;
 
@@ -66,6 +67,7 @@ extern "C" pid_t fork() noexcept {
   GreenThread* self = hook_self();
   pid_t pid = REAL(fork)();
   if (pid == 0 && self) forked_child();
+  if (pid == 0) streams_after_fork();
   return pid;
 }
 

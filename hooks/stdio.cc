@@ -1,18 +1,19 @@
 // FILE streams over sockets and pipes. glibc's stdio reads and writes through
 // its internal __read/__write, out of the hooks' reach, so fdopen on a
-// socket or pipe (and popen, built on it) returns a fopencookie stream whose
-// reads and writes are the green read and write: buffering, EOF and error
-// flags are glibc's own, the waiting parks. fileno answers the fd as
-// natively. (stdin, stdout and stderr themselves stay glibc's streams.)
+// socket or pipe (and popen, built on it) returns a green stream
+// (hooks/stdio_stream.h) whose reads and writes park. fileno answers the fd
+// as natively; freopen, which glibc cannot do on such a stream, is done here;
+// dprintf formats first, then writes with the green write.
 #include <spawn.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <sys/wait.h>
 
+#include <cstdlib>
 #include <cstring>
-#include <unordered_map>
 
 #include "hooks/hook.h"
-#include "hub/spin_lock.h"
+#include "hooks/stdio_stream.h"
 
 extern char** environ;
 
@@ -20,97 +21,101 @@ using namespace green;
 
 namespace {
 
-struct Cookie {
-  int fd;
-  pid_t child = -1;  // popen's child, for pclose
-};
-
-SpinLock g_lock;  // guards g_streams: streams may be used from any thread
-std::unordered_map<FILE*, Cookie*>& streams() {
-  static auto* m = new std::unordered_map<FILE*, Cookie*>();
-  return *m;
+// open(2) flags for fopen's mode, as glibc reads it.
+int open_flags(const char* mode) {
+  int flags = strchr(mode, '+') ? O_RDWR : mode[0] == 'r' ? O_RDONLY : O_WRONLY;
+  if (mode[0] == 'w') flags |= O_CREAT | O_TRUNC;
+  if (mode[0] == 'a') flags |= O_CREAT | O_APPEND;
+  if (strchr(mode, 'x')) flags |= O_EXCL;
+  if (strchr(mode, 'e')) flags |= O_CLOEXEC;
+  return flags;
 }
 
-Cookie* find(FILE* fp) {
-  g_lock.lock();
-  auto it = streams().find(fp);
-  Cookie* c = it == streams().end() ? nullptr : it->second;
-  g_lock.unlock();
-  return c;
-}
-
-void forget(FILE* fp) {
-  g_lock.lock();
-  streams().erase(fp);
-  g_lock.unlock();
-}
-
-ssize_t cookie_read(void* cookie, char* buf, size_t size) {
-  return read(static_cast<Cookie*>(cookie)->fd, buf, size);
-}
-
-ssize_t cookie_write(void* cookie, const char* buf, size_t size) {
-  ssize_t r = write(static_cast<Cookie*>(cookie)->fd, buf, size);
-  return r < 0 ? -1 : r;  // glibc: less than size is an error, as a short write natively
-}
-
-int cookie_seek(void*, off64_t*, int) {
-  errno = ESPIPE;  // sockets and pipes do not seek
-  return -1;
-}
-
-int cookie_close(void* cookie) {
-  auto* c = static_cast<Cookie*>(cookie);
-  int r = close(c->fd);
-  delete c;
-  return r;
-}
-
-// Whether fdopen's mode fits the fd's access mode, as glibc checks.
-bool mode_fits(int fd, const char* mode) {
-  int flags = REAL(fcntl)(fd, F_GETFL);
-  if (flags < 0) return false;  // EBADF, from fcntl
-  int access = flags & O_ACCMODE;
-  bool plus = strchr(mode, '+') != nullptr;
-  bool ok = plus ? access == O_RDWR : mode[0] == 'r' ? access != O_WRONLY : access != O_RDONLY;
-  if (!ok) errno = EINVAL;
-  return ok;
-}
-
-FILE* green_stream(int fd, const char* mode) {
-  if (!mode_fits(fd, mode)) return nullptr;
-  auto* c = new Cookie{fd};
-  FILE* fp = fopencookie(c, mode, {cookie_read, cookie_write, cookie_seek, cookie_close});
-  if (!fp) {
-    delete c;
-    return nullptr;
+// freopen of a green stream, as glibc's freopen does it on a file stream:
+// flush, open path (a null path reopens the fd itself), and put the new file
+// on the stream's own fd number. The stream stays green, its direction
+// (reading or writing) the one it was opened with. On failure the stream is
+// closed, as POSIX says.
+FILE* reopen(const char* path, const char* mode, FILE* fp) {
+  Stream* s;
+  int fd = -1;
+  {
+    StreamGuard guard(fp);
+    s = guard.stream();
+    REAL(fflush)(fp);
+    char self[32];
+    if (!path) {
+      snprintf(self, sizeof self, "/proc/self/fd/%d", s->fd);
+      path = self;
+    }
+    fd = open(path, open_flags(mode), 0666);
+    if (fd >= 0 && fd != s->fd) {
+      if (dup3(fd, s->fd, strchr(mode, 'e') ? O_CLOEXEC : 0) < 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        fd = -1;
+      } else {
+        close(fd);
+        fd = s->fd;
+      }
+    }
+    if (fd >= 0) clearerr(fp);
   }
-  g_lock.lock();
-  streams()[fp] = c;
-  g_lock.unlock();
-  return fp;
+  if (fd >= 0) return fp;
+  int e = errno;
+  fclose(fp);
+  errno = e;
+  return nullptr;
 }
 
 }  // namespace
 
 extern "C" FILE* fdopen(int fd, const char* mode) noexcept {
   if (!green_fd(fd) || !mode || !*mode) return REAL(fdopen)(fd, mode);
-  return green_stream(fd, mode);
+  return stream_open(fd, mode);
 }
 
 extern "C" int fileno(FILE* fp) noexcept {
-  if (Cookie* c = find(fp)) return c->fd;
+  if (Stream* s = stream_find(fp)) return s->fd;
   return REAL(fileno)(fp);
 }
 
 extern "C" int fileno_unlocked(FILE* fp) noexcept {
-  if (Cookie* c = find(fp)) return c->fd;
+  if (Stream* s = stream_find(fp)) return s->fd;
   return REAL(fileno_unlocked)(fp);
 }
 
 extern "C" int fclose(FILE* fp) {
-  if (find(fp)) forget(fp);
+  StreamGuard guard(fp);
+  if (guard.stream()) {
+    guard.hold();       // freed once the guard lets go, after glibc's fclose
+    stream_forget(fp);  // before glibc frees fp, whose address may come back
+  }
   return REAL(fclose)(fp);
+}
+
+extern "C" FILE* freopen(const char* path, const char* mode, FILE* fp) {
+  if (!mode || !stream_find(fp)) return REAL(freopen)(path, mode, fp);
+  return reopen(path, mode, fp);
+}
+
+extern "C" int vdprintf(int fd, const char* format, va_list ap) {
+  if (!green_fd(fd)) return REAL(vdprintf)(fd, format, ap);
+  char* text;
+  int n = vasprintf(&text, format, ap);
+  if (n < 0) return n;
+  ssize_t w = write(fd, text, n);  // the green write delivers every byte, or fails
+  free(text);
+  return w < 0 ? -1 : int(w);
+}
+
+extern "C" int dprintf(int fd, const char* format, ...) {
+  va_list ap;
+  va_start(ap, format);
+  int r = vdprintf(fd, format, ap);
+  va_end(ap);
+  return r;
 }
 
 // popen: the shell's end of a pipe on its stdin or stdout, the other end a
@@ -137,22 +142,21 @@ extern "C" FILE* popen(const char* command, const char* mode) {
   }
   if (!strchr(mode, 'e'))
     REAL(fcntl)(parent_end, F_SETFD, 0);  // popen's fd is inherited unless "e"
-  FILE* fp = green_stream(parent_end, reading ? "r" : "w");
+  FILE* fp = stream_open(parent_end, reading ? "r" : "w");
   if (!fp) {
     close(parent_end);
     waitpid(pid, nullptr, 0);
     return nullptr;
   }
-  find(fp)->child = pid;
+  stream_find(fp)->child = pid;
   return fp;
 }
 
 extern "C" int pclose(FILE* fp) {
-  Cookie* c = find(fp);
-  if (!c || c->child < 0) return REAL(pclose)(fp);
-  pid_t pid = c->child;
-  forget(fp);
-  REAL(fclose)(fp);
+  Stream* s = stream_find(fp);
+  if (!s || s->child < 0) return REAL(pclose)(fp);
+  pid_t pid = s->child;
+  fclose(fp);
   int status;
   pid_t r;
   while ((r = waitpid(pid, &status, 0)) < 0 && errno == EINTR) {

@@ -9,7 +9,7 @@ namespace {
 constexpr size_t kMinStack = 16 * 1024;
 constexpr size_t kMaxStack = size_t(1) << 30;
 
-Config g_config{256 * 1024, false, 16, false};
+Config g_config{256 * 1024, false, 16, false, false};
 
 std::string invalid(const ConfigVar& var, const char* text) {
   return std::string("libgreen: ") + var.name + "='" + text + "' is not valid: expected " +
@@ -33,6 +33,10 @@ const ConfigVar kConfigVars[] = {
      "direct (regular-file reads and writes run on the calling thread) or threadpool (open, read, "
      "write, pread, pwrite, fsync of regular files run on the thread pool)",
      "direct"},
+    {"GREEN_STDIO",
+     "green (stdin and stdout, when a pipe or socket, become green streams) or native (they stay "
+     "glibc's own, whose reads and writes block every green thread)",
+     "green"},
 };
 const size_t kConfigVarCount = sizeof kConfigVars / sizeof kConfigVars[0];
 
@@ -104,6 +108,9 @@ const Parser kParsers[] = {
     parse_pool,
     [](const char* text, Config* c) {
       return parse_choice(text, "direct", "threadpool", &c->file_io_pool);
+    },
+    [](const char* text, Config* c) {
+      return parse_choice(text, "green", "native", &c->native_stdio);
     },
 };
 static_assert(sizeof kParsers / sizeof kParsers[0] == sizeof kConfigVars / sizeof kConfigVars[0]);

@@ -12,6 +12,7 @@ struct Config {
   bool deadlock_abort;  // GREEN_DEADLOCK=abort
   size_t pool_size;     // GREEN_THREADPOOL
   bool file_io_pool;    // GREEN_FILE_IO=threadpool
+  bool native_stdio;    // GREEN_STDIO=native
 };
 
 struct ConfigVar {

@@ -9,6 +9,7 @@
 #include "hub/pool.h"
 #include "hub/runtime.h"
 #include "hooks/hook.h"
+#include "hooks/stdio_stream.h"
 #include "preload/config.h"
 #include "preload/real.h"
 
@@ -37,6 +38,7 @@ __attribute__((constructor(101))) void green_init() {
   // interleave: tell libraries the truth.
   __libc_single_threaded = 0;
   green::g_adopt_main_thread = true;
+  green::std_streams_start();
 }
 
 }  // namespace

@@ -34,6 +34,20 @@ ssize_t __recv_chk(int fd, void* buf, size_t n, size_t buflen, int flags);
 ssize_t __recvfrom_chk(int fd, void* buf, size_t n, size_t buflen, int flags, sockaddr* addr,
                        socklen_t* addr_len);
 int __poll_chk(pollfd* fds, nfds_t nfds, int timeout, size_t fdslen);
+int __printf_chk(int flag, const char* format, ...);
+int __fprintf_chk(FILE* fp, int flag, const char* format, ...);
+int __vprintf_chk(int flag, const char* format, va_list ap);
+int __vfprintf_chk(FILE* fp, int flag, const char* format, va_list ap);
+char* __fgets_chk(char* s, size_t size, int n, FILE* fp);
+size_t __fread_chk(void* p, size_t len, size_t size, size_t n, FILE* fp);
+// C's scanf family, as C programs (no _GNU_SOURCE) call it, and the old names
+// of getc and putc.
+int __isoc99_scanf(const char* format, ...);
+int __isoc99_fscanf(FILE* fp, const char* format, ...);
+int __isoc99_vscanf(const char* format, va_list ap);
+int __isoc99_vfscanf(FILE* fp, const char* format, va_list ap);
+int _IO_getc(FILE* fp);
+int _IO_putc(int c, FILE* fp);
 // C's pthread_cleanup_push/pop (pthread.h declares them only for C).
 void __pthread_register_cancel(__pthread_unwind_buf_t* buf);
 void __pthread_unregister_cancel(__pthread_unwind_buf_t* buf);

@@ -27,7 +27,7 @@ def _done(what):
 
 needs_dns = _done("DNS on the thread pool")
 needs_epoll = _done("the program's own event loop (epoll, eventfd, timerfd, signalfd)")
-needs_stdio = _pending("stdio on sockets and pipes")
+needs_stdio = _done("stdio on sockets and pipes, stdin and stdout")
 needs_files = _done("regular files, file locks and zero-copy calls")
 needs_futex = _done("futexes through syscall()")
 needs_processes = _done("fork, wait, system, popen and exec")

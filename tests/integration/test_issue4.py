@@ -4,6 +4,9 @@ program (tests/legacy) run natively and under LD_PRELOAD=libgreen.so.
     resolver        DNS from 50 threads against a slow local responder
     event_loop      epoll, eventfd, timerfd, signalfd, an epoll echo loop
     stdio_streams   fdopen'd sockets and pipes, 1,000 stdio echo clients
+    std_streams     stdin and stdout shared by threads: printf into a pipe
+                    read late, fgets from 4 threads, cout with printf,
+                    freopen(stdout), fork with output still buffered
     file_io         GREEN_FILE_IO=threadpool copies, file locks, sendfile/splice
     futexes         syscall(SYS_futex), C++ atomic waits, blocking statics
     processes       system, fork, the wait family, atfork, exec, popen
@@ -80,6 +83,7 @@ CASES = [
     Case("resolver", marks=(needs_dns,), many_threads=50, pool=True, dns=True),
     Case("event_loop", marks=(needs_epoll,), many_threads=100),
     Case("stdio_streams", marks=(needs_stdio,), many_threads=2000),
+    Case("std_streams", marks=(needs_stdio,)),
     Case("file_io", ("copy",), marks=(needs_files,), pool=True,
          env=(("GREEN_FILE_IO", "threadpool"),)),
     # the default: regular files are called directly, so no pool thread starts
@@ -219,19 +223,40 @@ def test_preload(case, request):
         f"were not green\n" + r.describe())
 
 
-# ---- GREEN_FILE_IO ----
+# ---- GREEN_FILE_IO and GREEN_STDIO ----
+
+def assert_rejected(var, value, accepted, program, args=()):
+    """A bad value stops the program at start-up: exit status 2 and one line
+    on stderr naming the variable and every accepted value."""
+    r = harness.preloaded(program, args, env={var: value})
+    assert not r.timed_out, r.describe()
+    assert r.returncode == 2, f"{var}={value!r}: expected exit status 2\n" + r.describe()
+    lines = r.stderr.splitlines()
+    assert len(lines) == 1, f"{var}={value!r}: expected one line on stderr\n" + r.describe()
+    for word in (var, *accepted):
+        assert word in lines[0], f"the line does not name {word!r}\n" + r.describe()
+    assert r.stdout == "", r.describe()
+
 
 @needs_files
 @pytest.mark.parametrize("value", ["bogus", "pool"])
 def test_bad_file_io(value):
-    r = harness.preloaded("file_io", ("direct",), env={"GREEN_FILE_IO": value})
-    assert not r.timed_out, r.describe()
-    assert r.returncode == 2, f"GREEN_FILE_IO={value!r}: expected exit status 2\n" + r.describe()
-    lines = r.stderr.splitlines()
-    assert len(lines) == 1, f"GREEN_FILE_IO={value!r}: expected one line on stderr\n" + r.describe()
-    for word in ("GREEN_FILE_IO", "direct", "threadpool"):
-        assert word in lines[0], f"the line does not name {word!r}\n" + r.describe()
-    assert r.stdout == "", r.describe()
+    assert_rejected("GREEN_FILE_IO", value, ("direct", "threadpool"), "file_io", ("direct",))
+
+
+@needs_stdio
+@pytest.mark.parametrize("value", ["bogus", "off", ""])
+def test_bad_stdio(value):
+    assert_rejected("GREEN_STDIO", value, ("green", "native"), "pipes")
+
+
+def test_stdio_native_by_name():
+    """GREEN_STDIO=native keeps glibc's stdin and stdout: a program that never
+    fills its stdout pipe runs as natively."""
+    n = harness.native("pipes")
+    r = harness.preloaded("pipes", env={"GREEN_STDIO": "native"})
+    assert not r.timed_out and r.returncode == 0, r.describe()
+    assert r.stdout == n.stdout and r.stderr == "", harness.diff(n.stdout, r.stdout)
 
 
 def test_file_io_direct_by_name():
