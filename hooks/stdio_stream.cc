@@ -201,15 +201,24 @@ void StreamGuard::leave() {
   if (held_) unref(s_);
 }
 
-AllStreamsGuard::AllStreamsGuard() {
+AllStreamsGuard::AllStreamsGuard(bool wait) {
+  std::vector<Stream*> all;
   g_lock.lock();
-  streams().for_each([this](const FILE*, Stream* s) {
+  streams().for_each([&all](const FILE*, Stream* s) {
     s->refs++;
-    held_.push_back(s);
+    all.push_back(s);
   });
   g_lock.unlock();
-  std::sort(held_.begin(), held_.end());  // one order for every taker: no lock cycle
-  for (Stream* s : held_) stream_lock(s);
+  std::sort(all.begin(), all.end());  // one order for every taker: no lock cycle
+  for (Stream* s : all) {
+    if (wait)
+      stream_lock(s);
+    else if (!stream_trylock(s)) {
+      unref(s);
+      continue;
+    }
+    held_.push_back(s);
+  }
 }
 
 AllStreamsGuard::~AllStreamsGuard() {
@@ -217,6 +226,16 @@ AllStreamsGuard::~AllStreamsGuard() {
     stream_unlock(*it);
     unref(*it);
   }
+}
+
+// Registered before the program's own handlers, so it runs after them, just
+// before glibc flushes every stream without any lock. A green stream that no
+// green thread is inside stays locked from here on, so a thread that writes
+// to it while the flush waits for a pipe waits too, instead of tearing the
+// flush's buffer. One that a green thread is inside is left as it is: glibc
+// flushes it as it would natively, racing that thread.
+void hold_streams_at_exit() {
+  new AllStreamsGuard(false);  // never released: the process is ending
 }
 
 void streams_after_fork() {

@@ -114,9 +114,10 @@ class StreamGuard {
 };
 
 // Holds every green stream's lock, for calls on every stream (fflush(NULL)).
+// Without wait, only those no thread holds.
 class AllStreamsGuard {
  public:
-  AllStreamsGuard();
+  explicit AllStreamsGuard(bool wait = true);
   ~AllStreamsGuard();
   AllStreamsGuard(const AllStreamsGuard&) = delete;
   AllStreamsGuard& operator=(const AllStreamsGuard&) = delete;
@@ -129,6 +130,9 @@ class AllStreamsGuard {
 // or 1 is a socket or a pipe, and when dup, dup2 or dup3 puts one there.
 void std_streams_start();
 void std_stream_replaced(int fd);
+
+// An atexit handler: the green locks held for exit's flush of every stream.
+void hold_streams_at_exit();
 
 // In a fork child only the forking green thread is left: as glibc resets
 // every FILE lock in the child, the green locks start free again.

@@ -38,6 +38,8 @@ __attribute__((constructor(101))) void green_init() {
   // interleave: tell libraries the truth.
   __libc_single_threaded = 0;
   green::g_adopt_main_thread = true;
+  // Registered before the program's own exit handlers, so it runs after them.
+  atexit(green::hold_streams_at_exit);
   green::std_streams_start();
 }
 
