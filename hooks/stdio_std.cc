@@ -7,8 +7,11 @@
 // stdout are ordinary variables that glibc itself reads on every call.)
 //
 // glibc's stream is replaced only when nothing is lost: it holds no unread
-// input and is not wide-oriented; pending output is flushed first. stderr
-// stays glibc's: it is unbuffered, written a line at a time.
+// input and is not wide-oriented; pending output is flushed first. A green
+// stream is byte-oriented (fopencookie's are), so the first wide call on an
+// unused green stdin or stdout gives it back to glibc, which would have
+// made it wide natively (hooks/stdio_wide.cc). stderr stays glibc's: it is
+// unbuffered, written a line at a time.
 #include <stdio_ext.h>
 #include <sys/stat.h>
 
@@ -76,7 +79,50 @@ void take_over_std(int fd) {
     follow(std::cout, old, fp);
 }
 
+// Nothing read or written yet, and no EOF or error: natively the stream
+// would still have no orientation.
+bool unused(const FILE* fp, const Stream* s) {
+  return !s->used && fp->_IO_write_ptr == fp->_IO_write_base &&
+         fp->_IO_read_end == fp->_IO_read_base && !(fp->_flags & (_IO_EOF_SEEN | _IO_ERR_SEEN));
+}
+
+// glibc's stream takes fd back from the unused green one, with the
+// buffering the program chose for it.
+void give_back(int fd, Stream* s) {
+  FILE*& var = fd == 0 ? stdin : stdout;
+  FILE* fp = var;
+  FILE* glibc = g_glibc_stream[fd];
+  size_t size = __fbufsize(fp);
+  int mode = size == 1 ? _IONBF : __flbf(fp) ? _IOLBF : _IOFBF;
+  char* buffer = fp->_IO_buf_base == s->buffer ? nullptr : fp->_IO_buf_base;  // the program's own
+  if (mode != _IOFBF || buffer) setvbuf(glibc, mode == _IONBF ? nullptr : buffer, mode, size);
+  var = glibc;
+  if (fd == 0)
+    follow(std::cin, fp, glibc);
+  else
+    follow(std::cout, fp, glibc);
+  s->keep_fd = true;
+  fclose(fp);
+}
+
 }  // namespace
+
+FILE* std_stream_for_wide(FILE* fp) {
+  for (int fd = 0; fd < 2; fd++) {
+    if (fp != (fd == 0 ? stdin : stdout) || fp == g_glibc_stream[fd]) continue;
+    Stream* s = stream_find(fp);
+    if (!s || !unused(fp, s)) continue;
+    give_back(fd, s);
+    return g_glibc_stream[fd];
+  }
+  return fp;
+}
+
+bool std_stream_unused(FILE* fp) {
+  if (fp != stdin && fp != stdout) return false;
+  Stream* s = stream_find(fp);
+  return s && unused(fp, s);
+}
 
 void std_streams_start() {
   g_glibc_stream[0] = stdin;

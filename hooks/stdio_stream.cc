@@ -107,7 +107,7 @@ int cookie_seek(void* cookie, off64_t* offset, int whence) {
 // is never taken for a green stream again (fclose has done so already).
 int cookie_close(void* cookie) {
   auto* s = static_cast<Stream*>(cookie);
-  int r = close(s->fd);
+  int r = s->keep_fd ? 0 : close(s->fd);
   g_lock.lock();
   Stream* taken = streams().find(s->fp) == s ? take_locked(s->fp) : nullptr;
   g_lock.unlock();

@@ -25,6 +25,8 @@ struct Stream {
   int fd;
   pid_t child = -1;        // popen's child, for pclose
   char* buffer = nullptr;  // ours, sized as glibc sizes a stream's buffer for fd
+  bool keep_fd = false;    // closing the stream leaves fd open (it goes back to glibc)
+  bool used = false;       // a byte call has been made on it (natively: it has an orientation)
   pthread_mutex_t lock = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
   // The registry holds one reference while glibc has the FILE; each guard
   // holds one while it waits, so a stream closed under a waiter stays
@@ -89,12 +91,15 @@ void stream_unlock(Stream* s);
 class StreamGuard {
  public:
   explicit StreamGuard(FILE* fp, Buffered use = Buffered::kNo) : s_(stream_detail::lookup(fp)) {
+    if (!s_) return;
+    s_->used = true;
     // Nobody inside, and the call cannot wait: nothing else can enter the
     // stream on this OS thread before it returns, so it needs no lock.
-    if (s_ && mutex_locked(reinterpret_cast<const Mutex*>(&s_->lock)) == false &&
+    if (!mutex_locked(reinterpret_cast<const Mutex*>(&s_->lock)) &&
         stream_detail::from_buffer(fp, use))
       s_ = nullptr;
-    if (s_) enter();
+    else
+      enter();
   }
   ~StreamGuard() {
     if (s_) leave();
@@ -130,6 +135,12 @@ class AllStreamsGuard {
 // or 1 is a socket or a pipe, and when dup, dup2 or dup3 puts one there.
 void std_streams_start();
 void std_stream_replaced(int fd);
+
+// For a wide-character call on fp: when fp is a green stdin or stdout with
+// nothing read or written yet, glibc's stream, given back; otherwise fp.
+FILE* std_stream_for_wide(FILE* fp);
+// Whether fp is a green stdin or stdout with nothing read or written yet.
+bool std_stream_unused(FILE* fp);
 
 // An atexit handler: the green locks held for exit's flush of every stream.
 void hold_streams_at_exit();

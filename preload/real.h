@@ -26,6 +26,7 @@
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
+#include <wchar.h>
 
 // The _FORTIFY_SOURCE entry points (glibc declares them only when fortifying).
 extern "C" {
@@ -46,6 +47,15 @@ int __isoc99_scanf(const char* format, ...);
 int __isoc99_fscanf(FILE* fp, const char* format, ...);
 int __isoc99_vscanf(const char* format, va_list ap);
 int __isoc99_vfscanf(FILE* fp, const char* format, va_list ap);
+int __vfwprintf_chk(FILE* fp, int flag, const wchar_t* format, va_list ap);
+int __vwprintf_chk(int flag, const wchar_t* format, va_list ap);
+int __fwprintf_chk(FILE* fp, int flag, const wchar_t* format, ...);
+int __wprintf_chk(int flag, const wchar_t* format, ...);
+wchar_t* __fgetws_chk(wchar_t* s, size_t size, int n, FILE* fp);
+int __isoc99_vfwscanf(FILE* fp, const wchar_t* format, va_list ap);
+int __isoc99_vwscanf(const wchar_t* format, va_list ap);
+int __isoc99_fwscanf(FILE* fp, const wchar_t* format, ...);
+int __isoc99_wscanf(const wchar_t* format, ...);
 int _IO_getc(FILE* fp);
 int _IO_putc(int c, FILE* fp);
 // C's pthread_cleanup_push/pop (pthread.h declares them only for C).

@@ -7,6 +7,7 @@ program (tests/legacy) run natively and under LD_PRELOAD=libgreen.so.
     std_streams     stdin and stdout shared by threads: printf into a pipe
                     read late, fgets from 4 threads, cout with printf,
                     freopen(stdout), fork with output still buffered
+    wide_stdout     a stdout whose first output is wide (wprintf), from threads
     file_io         GREEN_FILE_IO=threadpool copies, file locks, sendfile/splice
     futexes         syscall(SYS_futex), C++ atomic waits, blocking statics
     processes       system, fork, the wait family, atfork, exec, popen
@@ -84,6 +85,7 @@ CASES = [
     Case("event_loop", marks=(needs_epoll,), many_threads=100),
     Case("stdio_streams", marks=(needs_stdio,), many_threads=2000),
     Case("std_streams", marks=(needs_stdio,)),
+    Case("wide_stdout", marks=(needs_stdio,)),
     Case("file_io", ("copy",), marks=(needs_files,), pool=True,
          env=(("GREEN_FILE_IO", "threadpool"),)),
     # the default: regular files are called directly, so no pool thread starts
