@@ -46,7 +46,7 @@ Stream* take_locked(FILE* fp) {
 // green, which one load and compare tells. Null until the first green stream
 // shows the table, and for good if one ever shows another.
 std::atomic<const void*> g_cookie_jumps;
-bool g_cookie_jumps_known;
+bool g_cookie_jumps_known;  // under g_lock
 const void* jumps_of(const FILE* fp) {
   return *reinterpret_cast<const void* const*>(fp + 1);
 }
@@ -151,8 +151,8 @@ FILE* stream_open(int fd, const char* mode) {
   s->buffer = static_cast<char*>(malloc(size));
   if (s->buffer) setvbuf(fp, s->buffer, _IOFBF, size);
   s->fp = fp;
-  learn_jumps(fp);
   g_lock.lock();
+  learn_jumps(fp);
   streams().insert(fp, s);
   g_open++;
   stream_detail::g_generation++;  // fp's address may have been a stream that was not green
