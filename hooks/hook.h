@@ -30,6 +30,7 @@ bool file_on_pool(int fd);
 // unless its handler has SA_RESTART, as the kernel's lock waits do.
 template <class Try, class Busy>
 int lock_retry(Try&& try_lock, Busy&& busy) {
+  BlockingCall call(tls.current);
   const int entry_errno = errno;
   for (int64_t backoff = 1000000;; backoff = std::min<int64_t>(backoff * 2, 16000000)) {
     int r = try_lock();
@@ -74,7 +75,7 @@ inline bool poll_ready(int fd, short events) {
 // Acting means the thread exits with PTHREAD_CANCELED, its stack unwinding.
 class CancelPoint {
  public:
-  explicit CancelPoint(GreenThread* self) : t_(self) {
+  explicit CancelPoint(GreenThread* self) : t_(self), call_(self) {
     if (!t_) return;
     cancellation_point();
     t_->in_cancel_point++;
@@ -103,6 +104,7 @@ class CancelPoint {
 
  private:
   GreenThread* t_;
+  BlockingCall call_;  // every cancellation point is a blocking call
 };
 
 inline ssize_t would_block() {

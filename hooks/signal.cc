@@ -98,11 +98,15 @@ bool run_handler(int sig) {
   return act.sa_flags & SA_RESTART;
 }
 
+// Counted, so that the blocking call the thread is in sees them
+// (signal_since_park) even when they did not wake it.
 void run_pending(GreenThread* t) {
   while (uint64_t pending = t->pending_signals) {
     int sig = __builtin_ctzll(pending);
     t->pending_signals &= ~(uint64_t(1) << sig);
-    run_handler(sig);
+    bool restart = run_handler(sig);
+    t->own_signals++;
+    if (!restart) t->own_no_restart = t->own_signals;
   }
 }
 

@@ -270,12 +270,54 @@ GreenThread* spawn_thread(std::function<void*()> body, size_t stack_size, bool d
   return t;
 }
 
+BlockingCall::BlockingCall(GreenThread* self) : t_(self) {
+  if (t_ && t_->call_depth++ == 0) {
+    t_->call_signal_seq = signal_seq();
+    t_->call_own_signals = t_->own_signals;
+  }
+}
+
+BlockingCall::~BlockingCall() {
+  if (t_) t_->call_depth--;
+}
+
+namespace {
+
+// The signals a park counts from: those since its call began (or since now,
+// outside a call), less the ones that already interrupted the call.
+void set_signal_baseline(GreenThread* self) {
+  bool in_call = self->call_depth > 0;
+  self->park_signal_seq = in_call ? self->call_signal_seq : signal_seq();
+  self->park_own_signals = in_call ? self->call_own_signals : self->own_signals;
+}
+
+// A call interrupted (EINTR, or restarted under SA_RESTART) has used up the
+// signals so far: a restarted call waits for new ones.
+WakeReason interrupted(GreenThread* self) {
+  if (self->call_depth > 0) {
+    self->call_signal_seq = signal_seq();
+    self->call_own_signals = self->own_signals;
+  }
+  return WakeReason::kSignal;
+}
+
+}  // namespace
+
 WakeReason park(Deadline deadline, bool interruptible) {
   GreenThread* self = tls.current;
+  if (interruptible) {
+    // A signal that came while the thread was between two parks of the call
+    // (woken by a timeout or readiness, about to wait again) interrupts it
+    // now, as the kernel would have interrupted its one wait.
+    set_signal_baseline(self);
+    if (signal_since_park(self)) {
+      self->wake = WakeReason::kSignal;
+      return interrupted(self);
+    }
+  }
   self->state = RunState::kParked;
   self->wake = WakeReason::kNone;
   self->interruptible = interruptible;
-  if (interruptible) self->park_signal_seq = signal_seq();
   bool timed = deadline != kNoDeadline;
   if (timed) {
     RuntimeScope runtime;
@@ -293,6 +335,7 @@ WakeReason park(Deadline deadline, bool interruptible) {
     RuntimeScope runtime;
     uv_timer_stop(self->timer);
   }
+  if (self->wake == WakeReason::kSignal) return interrupted(self);
   return self->wake;
 }
 
@@ -312,6 +355,9 @@ void yield_thread() {
   self->state = RunState::kReady;
   enqueue(self->hub, self);
   switch_to_hub(self);
+  // As natively, a signal for a thread that is not waiting is handled as soon
+  // as it runs again.
+  if (self->pending_signals && g_signal_runner) g_signal_runner(self);
 }
 
 WakeReason sleep_until(Deadline deadline, bool interruptible) {

@@ -63,6 +63,20 @@ GreenThread* spawn_thread(std::function<void*()> body, size_t stack_size, bool d
 // Parks the current green thread until unpark(), the deadline, or (when
 // interruptible) a handled signal. Returns why it woke.
 WakeReason park(Deadline deadline, bool interruptible);
+
+// A blocking call of the program (a hook), from its start to its return. A
+// signal handled at any moment of it interrupts it, even one that came while
+// the thread was between two of the call's parks.
+class BlockingCall {
+ public:
+  explicit BlockingCall(GreenThread* self);
+  ~BlockingCall();
+  BlockingCall(const BlockingCall&) = delete;
+  BlockingCall& operator=(const BlockingCall&) = delete;
+
+ private:
+  GreenThread* t_;
+};
 void unpark(GreenThread* t, WakeReason why);
 void yield_thread();
 

@@ -38,12 +38,22 @@ void signal_attach_hub(Hub* hub) {
   g_signal_hub.compare_exchange_strong(none, hub, std::memory_order_acq_rel);
 }
 
+bool signal_since_park(GreenThread* t) {
+  bool process = t->adopted && g_signal_hub.load(std::memory_order_acquire) == t->hub &&
+                 signal_seq() > t->park_signal_seq;
+  bool own = t->own_signals > t->park_own_signals;
+  if (!process && !own) return false;
+  t->signal_restart =
+      (!process || g_no_restart_seq.load(std::memory_order_acquire) <= t->park_signal_seq) &&
+      (!own || t->own_no_restart <= t->park_own_signals);
+  return true;
+}
+
 void deliver_signals(Hub* h) {
   if (g_signal_hub.load(std::memory_order_acquire) != h) return;
   GreenThread* t = h->adopted;
   if (t->state != RunState::kParked || !t->interruptible) return;
-  if (signal_seq() <= t->park_signal_seq) return;  // the signal came before the call
-  t->signal_restart = g_no_restart_seq.load(std::memory_order_acquire) <= t->park_signal_seq;
+  if (!signal_since_park(t)) return;  // the signal came before the call
   unpark(t, WakeReason::kSignal);
 }
 

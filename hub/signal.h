@@ -20,4 +20,11 @@ uint64_t signal_seq();
 void signal_attach_hub(Hub* hub);  // the hub whose adopted thread receives signals
 void deliver_signals(Hub* hub);    // on the hub, after the async wake-up
 
+struct GreenThread;
+// Whether a handled signal came for t since its current park counts from:
+// one for the process when t is the adopted thread, or one of its own
+// (pthread_kill). Sets t->signal_restart to whether every such handler had
+// SA_RESTART.
+bool signal_since_park(GreenThread* t);
+
 }  // namespace green

@@ -49,7 +49,16 @@ struct GreenThread {
   uint64_t pending_signals = 0;  // pthread_kill: handlers to run on this thread's stack
   sigset_t sigmask{};            // its own signal mask (the OS thread's is their intersection)
   bool adopted = false;          // the OS thread's own stack (the program's main thread)
-  uint64_t park_signal_seq = 0;
+  // Signals and the blocking call it is in (BlockingCall): a signal handled
+  // since the call began interrupts it. Process-directed signals count in
+  // signal_seq() (the adopted thread takes them), its own in own_signals.
+  uint64_t park_signal_seq = 0;   // signal_seq() the current park counts from
+  uint64_t park_own_signals = 0;  // own_signals the current park counts from
+  uint64_t own_signals = 0;       // pthread_kill handlers run on this thread
+  uint64_t own_no_restart = 0;    // own_signals at the last one without SA_RESTART
+  int call_depth = 0;             // nested BlockingCall scopes
+  uint64_t call_signal_seq = 0;   // signal_seq() when the outermost call began
+  uint64_t call_own_signals = 0;  // own_signals then
 
   GreenThread* next_ready = nullptr;
   GreenThread* joiner = nullptr;  // parked in pthread_join on this thread

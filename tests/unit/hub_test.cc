@@ -130,3 +130,49 @@ TEST(Hub, SpawnFailsWithEagainWhenNoStackCanBeHad) {
   EXPECT_EQ(t, nullptr);
   EXPECT_EQ(errno, EAGAIN);
 }
+
+namespace {
+
+// Stands in for the preload's signal runner (hooks/signal.cc): each pending
+// signal's "handler" just counts, without SA_RESTART.
+void count_pending(green::GreenThread* t) {
+  while (t->pending_signals) {
+    t->pending_signals &= t->pending_signals - 1;
+    t->own_signals++;
+    t->own_no_restart = t->own_signals;
+  }
+}
+
+}  // namespace
+
+// A signal for a thread that is between two parks of one blocking call (it
+// was woken, say by a timeout, and will wait again) interrupts the call at
+// its next park; one that came before a call does not interrupt it.
+TEST(Hub, SignalBetweenTwoParksOfACallInterruptsItsNextPark) {
+  green::adopt_current_thread();
+  auto* saved_runner = green::g_signal_runner;
+  green::g_signal_runner = count_pending;
+  green::GreenThread* waiter = nullptr;
+  green::WakeReason in_call = green::WakeReason::kNone, outside = green::WakeReason::kNone;
+  green::Thread a = green::spawn([&] {
+    waiter = green::tls.current;
+    {
+      green::BlockingCall call(waiter);
+      green::yield();  // b marks a signal for this thread while it is ready, not parked
+      in_call = green::park(green::deadline_after(50'000'000), true);
+    }
+    green::yield();  // b marks another one before the next call begins
+    green::BlockingCall call(waiter);
+    outside = green::park(green::deadline_after(1'000'000), true);
+  });
+  green::Thread b = green::spawn([&] {
+    waiter->pending_signals |= 1;
+    green::yield();
+    waiter->pending_signals |= 1;
+  });
+  a.join();
+  b.join();
+  green::g_signal_runner = saved_runner;
+  EXPECT_EQ(in_call, green::WakeReason::kSignal);
+  EXPECT_EQ(outside, green::WakeReason::kTimeout);
+}
