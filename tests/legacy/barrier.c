@@ -28,19 +28,9 @@
 #define THREADS 100 /* including main */
 #define ROUNDS 5
 
-static const char* errname(int e) {
-  switch (e) {
-    case 0:
-      return "0";
-    case EINVAL:
-      return "EINVAL";
-    case EBUSY:
-      return "EBUSY";
-    case PTHREAD_BARRIER_SERIAL_THREAD:
-      return "PTHREAD_BARRIER_SERIAL_THREAD";
-    default:
-      return "other";
-  }
+/* What pthread_barrier_* return: the serial-thread value, or an errno name. */
+static const char* resultname(int r) {
+  return r == PTHREAD_BARRIER_SERIAL_THREAD ? "PTHREAD_BARRIER_SERIAL_THREAD" : errname(r);
 }
 
 static pthread_barrier_t barrier;
@@ -137,7 +127,7 @@ int main(void) {
   pthread_barrierattr_init(&a);
   int e = pthread_barrier_init(&barrier, &a, THREADS);
   pthread_barrierattr_destroy(&a);
-  printf("a barrier of %d threads: init %s\n", THREADS, errname(e));
+  printf("a barrier of %d threads: init %s\n", THREADS, resultname(e));
   pthread_t t[THREADS];
   for (long i = 1; i < THREADS; i++) pthread_create(&t[i], NULL, worker, (void*)i);
   rounds(0);
@@ -148,7 +138,7 @@ int main(void) {
            atomic_load(&early[r]));
   printf("  other return values: %d; socket round trips %d good, %d bad\n",
          atomic_load(&bad_return), atomic_load(&echo_ok), atomic_load(&echo_bad));
-  printf("  destroy: %s\n", errname(pthread_barrier_destroy(&barrier)));
+  printf("  destroy: %s\n", resultname(pthread_barrier_destroy(&barrier)));
   shutdown(echo_fds[0], SHUT_WR);
   pthread_join(echo, NULL);
   close(echo_fds[0]);
@@ -157,10 +147,10 @@ int main(void) {
   pthread_barrier_t one;
   e = pthread_barrier_init(&one, NULL, 1);
   int w1 = pthread_barrier_wait(&one), w2 = pthread_barrier_wait(&one);
-  printf("a barrier of 1: init %s, waits %s %s, destroy %s\n", errname(e), errname(w1), errname(w2),
-         errname(pthread_barrier_destroy(&one)));
+  printf("a barrier of 1: init %s, waits %s %s, destroy %s\n", resultname(e), resultname(w1),
+         resultname(w2), resultname(pthread_barrier_destroy(&one)));
   pthread_barrier_t zero;
-  printf("a barrier of 0: init %s\n", errname(pthread_barrier_init(&zero, NULL, 0)));
+  printf("a barrier of 0: init %s\n", resultname(pthread_barrier_init(&zero, NULL, 0)));
 
   tcp_pair(late_fds);
   pthread_barrier_init(&late_barrier, NULL, 4);

@@ -34,32 +34,9 @@
 #define MS 1000000LL
 #define SEC 1000000000LL
 
-static long long now_ns(clockid_t clk) {
-  struct timespec ts;
-  clock_gettime(clk, &ts);
-  return ts.tv_sec * SEC + ts.tv_nsec;
-}
-
 static struct timespec to_ts(long long ns) {
   struct timespec ts = {(time_t)(ns / SEC), (long)(ns % SEC)};
   return ts;
-}
-
-static const char* errname(int e) {
-  switch (e) {
-    case 0:
-      return "0";
-    case EBUSY:
-      return "EBUSY";
-    case EPERM:
-      return "EPERM";
-    case EINVAL:
-      return "EINVAL";
-    case ETIMEDOUT:
-      return "ETIMEDOUT";
-    default:
-      return "other";
-  }
 }
 
 /* ---- phase 1: producer/consumer ---- */
@@ -144,13 +121,13 @@ enum how { TIMEDWAIT, CLOCKWAIT };
  * the clock is past the deadline and whether the mutex is held again. */
 static void timeout_case(const char* what, pthread_cond_t* c, enum how how, clockid_t clk) {
   pthread_mutex_lock(&to_lock);
-  long long deadline = now_ns(clk) + 100 * MS;
+  long long deadline = clock_ns(clk) + 100 * MS;
   struct timespec ts = to_ts(deadline);
   int e = 0;
   while (!never && e == 0)
     e = how == TIMEDWAIT ? pthread_cond_timedwait(c, &to_lock, &ts)
                          : pthread_cond_clockwait(c, &to_lock, clk, &ts);
-  int past = now_ns(clk) >= deadline;
+  int past = clock_ns(clk) >= deadline;
   int held = pthread_mutex_unlock(&to_lock) == 0;
   printf("  %s: %s, the clock past the deadline: %s, the mutex held again: %s\n", what, errname(e),
          yes(past), yes(held));
@@ -198,7 +175,7 @@ static void phase_timeouts(void) {
 
   /* bad arguments */
   pthread_mutex_lock(&to_lock);
-  struct timespec soon = to_ts(now_ns(CLOCK_MONOTONIC) + 50 * MS);
+  struct timespec soon = to_ts(clock_ns(CLOCK_MONOTONIC) + 50 * MS);
   int e1 = pthread_cond_clockwait(&to_cond, &to_lock, CLOCK_PROCESS_CPUTIME_ID, &soon);
   struct timespec bad = {time(NULL) + 1, 1000000000L};
   int e2 = pthread_cond_timedwait(&to_cond, &to_lock, &bad);
@@ -226,7 +203,7 @@ static void phase_timeouts(void) {
   int timeouts = 0, got_item = 0;
   pthread_mutex_lock(&q_lock);
   while (!got_item && timeouts < 50) {
-    struct timespec ts = to_ts(now_ns(CLOCK_MONOTONIC) + 150 * MS);
+    struct timespec ts = to_ts(clock_ns(CLOCK_MONOTONIC) + 150 * MS);
     int e = 0;
     while (q_items == 0 && e == 0) e = pthread_cond_timedwait(&q_cond, &q_lock, &ts);
     if (q_items > 0) {
@@ -278,8 +255,8 @@ static void* token_waiter(void* arg) {
 }
 
 static void wait_for_waiters(int n) {
-  long long give_up = now_ns(CLOCK_MONOTONIC) + 5 * SEC;
-  while (atomic_load(&w_waiting) < n && now_ns(CLOCK_MONOTONIC) < give_up) msleep(5);
+  long long give_up = clock_ns(CLOCK_MONOTONIC) + 5 * SEC;
+  while (atomic_load(&w_waiting) < n && clock_ns(CLOCK_MONOTONIC) < give_up) msleep(5);
   msleep(50); /* they are in pthread_cond_wait now */
 }
 
@@ -328,14 +305,14 @@ static void phase_wakeups(void) {
   pthread_t t, ts[BROADCAST];
   pthread_create(&t, NULL, early_signaller, NULL);
   pthread_mutex_lock(&w_lock);
-  long long start = now_ns(CLOCK_MONOTONIC);
-  struct timespec dl = to_ts(now_ns(CLOCK_REALTIME) + 3 * SEC);
+  long long start = clock_ns(CLOCK_MONOTONIC);
+  struct timespec dl = to_ts(clock_ns(CLOCK_REALTIME) + 3 * SEC);
   int e = 0;
   while (w_tokens == 0 && e == 0) e = pthread_cond_timedwait(&w_cond, &w_lock, &dl);
   int got = w_tokens == 1;
   w_tokens = 0;
   pthread_mutex_unlock(&w_lock);
-  long long waited = now_ns(CLOCK_MONOTONIC) - start;
+  long long waited = clock_ns(CLOCK_MONOTONIC) - start;
   pthread_join(t, NULL);
   printf(
       "  timed wait of 3 s signalled at 100 ms: %s, got the token: %s, returned well before the "

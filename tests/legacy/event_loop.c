@@ -54,37 +54,6 @@
 
 #define MS 1000000LL
 
-static long long now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static const char* errname(int e) {
-  switch (e) {
-    case 0:
-      return "0";
-    case EAGAIN:
-      return "EAGAIN";
-    case EINTR:
-      return "EINTR";
-    case EBADF:
-      return "EBADF";
-    case EINVAL:
-      return "EINVAL";
-    case EPERM:
-      return "EPERM";
-    case EEXIST:
-      return "EEXIST";
-    case ENOENT:
-      return "ENOENT";
-    case ELOOP:
-      return "ELOOP";
-    default:
-      return "other";
-  }
-}
-
 /* ---- the ticker ---- */
 
 static atomic_int ticks, ticker_stop;

@@ -46,41 +46,6 @@
 #define SIZE (4 << 20)
 #define CHUNK (64 * 1024)
 
-static long long now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static const char* errname(int e) {
-  switch (e) {
-    case 0:
-      return "0";
-    case EAGAIN:
-      return "EAGAIN";
-    case EINTR:
-      return "EINTR";
-    case EBADF:
-      return "EBADF";
-    case EINVAL:
-      return "EINVAL";
-    case ENOENT:
-      return "ENOENT";
-    case EEXIST:
-      return "EEXIST";
-    case EISDIR:
-      return "EISDIR";
-    case ESPIPE:
-      return "ESPIPE";
-    case EXDEV:
-      return "EXDEV";
-    case EDEADLK:
-      return "EDEADLK";
-    default:
-      return "other";
-  }
-}
-
 /* ---- the ticker ---- */
 
 static atomic_int ticks, ticker_stop;

@@ -42,6 +42,8 @@
 #include <thread>
 #include <vector>
 
+#include "legacy.h"
+
 namespace {
 
 constexpr long long kMs = 1000000LL;
@@ -55,29 +57,6 @@ long long now_ns(clockid_t clock = CLOCK_MONOTONIC) {
 void msleep(long ms) {
   timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
   while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-  }
-}
-
-const char* errname(int e) {
-  switch (e) {
-    case 0:
-      return "0";
-    case EAGAIN:
-      return "EAGAIN";
-    case EINTR:
-      return "EINTR";
-    case EINVAL:
-      return "EINVAL";
-    case ETIMEDOUT:
-      return "ETIMEDOUT";
-    case ENOSYS:
-      return "ENOSYS";
-    case EFAULT:
-      return "EFAULT";
-    case EBADF:
-      return "EBADF";
-    default:
-      return "other";
   }
 }
 

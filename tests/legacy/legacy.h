@@ -48,4 +48,79 @@ static inline void tcp_pair(int fds[2]) {
   close(l);
 }
 
+/* The name of an errno value as these programs print it: "0" for none,
+ * "other" for one that none of them expects. */
+static inline const char* errname(int e) {
+  switch (e) {
+    case 0:
+      return "0";
+    case EAGAIN:
+      return "EAGAIN";
+    case EBADF:
+      return "EBADF";
+    case EBUSY:
+      return "EBUSY";
+    case ECHILD:
+      return "ECHILD";
+    case ECONNREFUSED:
+      return "ECONNREFUSED";
+    case ECONNRESET:
+      return "ECONNRESET";
+    case EDEADLK:
+      return "EDEADLK";
+    case EDOM:
+      return "EDOM";
+    case EEXIST:
+      return "EEXIST";
+    case EFAULT:
+      return "EFAULT";
+    case EINPROGRESS:
+      return "EINPROGRESS";
+    case EINTR:
+      return "EINTR";
+    case EINVAL:
+      return "EINVAL";
+    case EISDIR:
+      return "EISDIR";
+    case ELOOP:
+      return "ELOOP";
+    case ENOENT:
+      return "ENOENT";
+    case ENOSYS:
+      return "ENOSYS";
+    case ENOTSUP:
+      return "ENOTSUP";
+    case EOVERFLOW:
+      return "EOVERFLOW";
+    case EPERM:
+      return "EPERM";
+    case EPIPE:
+      return "EPIPE";
+    case ERANGE:
+      return "ERANGE";
+    case ESPIPE:
+      return "ESPIPE";
+    case ESRCH:
+      return "ESRCH";
+    case ETIMEDOUT:
+      return "ETIMEDOUT";
+    case EXDEV:
+      return "EXDEV";
+    default:
+      return "other";
+  }
+}
+
+/* A clock, in nanoseconds. */
+static inline long long clock_ns(clockid_t clk) {
+  struct timespec ts;
+  clock_gettime(clk, &ts);
+  return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* CLOCK_MONOTONIC, in nanoseconds. */
+static inline long long now_ns(void) {
+  return clock_ns(CLOCK_MONOTONIC);
+}
+
 #endif

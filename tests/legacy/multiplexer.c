@@ -36,29 +36,6 @@
 #define MS 1000000LL
 #define GAP_MS 60
 
-static long long now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static const char* errname(int e) {
-  switch (e) {
-    case 0:
-      return "0";
-    case EAGAIN:
-      return "EAGAIN";
-    case EINTR:
-      return "EINTR";
-    case EBADF:
-      return "EBADF";
-    case EINVAL:
-      return "EINVAL";
-    default:
-      return "other";
-  }
-}
-
 static const char* events_str(short ev) {
   static char bufs[4][128]; /* up to four results in one printf */
   static int next;

@@ -34,36 +34,9 @@
 #define MS 1000000LL
 #define SEC 1000000000LL
 
-static long long now_ns(clockid_t clk) {
-  struct timespec ts;
-  clock_gettime(clk, &ts);
-  return ts.tv_sec * SEC + ts.tv_nsec;
-}
-
 static struct timespec to_ts(long long ns) {
   struct timespec ts = {(time_t)(ns / SEC), (long)(ns % SEC)};
   return ts;
-}
-
-static const char* errname(int e) {
-  switch (e) {
-    case 0:
-      return "0";
-    case EBUSY:
-      return "EBUSY";
-    case EDEADLK:
-      return "EDEADLK";
-    case EPERM:
-      return "EPERM";
-    case EINVAL:
-      return "EINVAL";
-    case ETIMEDOUT:
-      return "ETIMEDOUT";
-    case EAGAIN:
-      return "EAGAIN";
-    default:
-      return "other";
-  }
 }
 
 /* A connected TCP pair on 127.0.0.1. */
@@ -160,8 +133,8 @@ static void phase_queue(void) {
   char c;
   read(holder_pipe[0], &c, 1); /* the holder has the lock and reads */
   for (int i = 0; i < QUEUED; i++) pthread_create(&t[i], NULL, queued_main, NULL);
-  long long give_up = now_ns(CLOCK_MONOTONIC) + 5 * SEC;
-  while (atomic_load(&arrived) < QUEUED && now_ns(CLOCK_MONOTONIC) < give_up) msleep(5);
+  long long give_up = clock_ns(CLOCK_MONOTONIC) + 5 * SEC;
+  while (atomic_load(&arrived) < QUEUED && clock_ns(CLOCK_MONOTONIC) < give_up) msleep(5);
   msleep(100); /* they are all in pthread_mutex_lock now */
   int entered_at_ready = atomic_load(&entered);
   printf("ready\n");
@@ -296,11 +269,11 @@ static void* timed_writer(void* arg) {
 /* The result of a timed lock of 100 ms on clk, and whether the clock was past
  * the deadline when it returned ETIMEDOUT. */
 static void timed_try(const char* what, int clocklock, clockid_t clk) {
-  long long deadline = now_ns(clk) + 100 * MS;
+  long long deadline = clock_ns(clk) + 100 * MS;
   struct timespec ts = to_ts(deadline);
   int e = clocklock ? pthread_mutex_clocklock(&timed_lock, clk, &ts)
                     : pthread_mutex_timedlock(&timed_lock, &ts);
-  int past = now_ns(clk) >= deadline;
+  int past = clock_ns(clk) >= deadline;
   printf("  %s 100 ms on a held mutex: %s, the clock past the deadline: %s\n", what, errname(e),
          yes(past));
   if (e == 0) pthread_mutex_unlock(&timed_lock);
@@ -322,13 +295,13 @@ static void phase_timed(void) {
   struct timespec bad = {time(NULL) + 1, 1000000000L};
   int e = pthread_mutex_timedlock(&timed_lock, &bad);
   printf("  timedlock with tv_nsec=1000000000 on a held mutex: %s\n", errname(e));
-  struct timespec soon = to_ts(now_ns(CLOCK_MONOTONIC) + 100 * MS);
+  struct timespec soon = to_ts(clock_ns(CLOCK_MONOTONIC) + 100 * MS);
   e = pthread_mutex_clocklock(&timed_lock, CLOCK_PROCESS_CPUTIME_ID, &soon);
   printf("  clocklock on CLOCK_PROCESS_CPUTIME_ID: %s\n", errname(e));
   e = pthread_mutex_trylock(&timed_lock);
   printf("  trylock: %s\n", errname(e));
 
-  struct timespec later = to_ts(now_ns(CLOCK_REALTIME) + 5 * SEC);
+  struct timespec later = to_ts(clock_ns(CLOCK_REALTIME) + 5 * SEC);
   e = pthread_mutex_timedlock(&timed_lock, &later);
   printf("  timedlock 5 s: %s, only after the holder let go: %s\n", errname(e),
          yes(atomic_load(&timed_released)));
@@ -337,7 +310,7 @@ static void phase_timed(void) {
   pthread_join(writer, NULL);
 
   /* an expired deadline still takes a free mutex */
-  struct timespec past = to_ts(now_ns(CLOCK_REALTIME) - SEC);
+  struct timespec past = to_ts(clock_ns(CLOCK_REALTIME) - SEC);
   e = pthread_mutex_timedlock(&timed_lock, &past);
   printf("  timedlock with a deadline in the past on a free mutex: %s\n", errname(e));
   if (e == 0) pthread_mutex_unlock(&timed_lock);
@@ -345,7 +318,7 @@ static void phase_timed(void) {
   pthread_mutex_t ec;
   init_typed(&ec, PTHREAD_MUTEX_ERRORCHECK);
   pthread_mutex_lock(&ec);
-  later = to_ts(now_ns(CLOCK_REALTIME) + SEC);
+  later = to_ts(clock_ns(CLOCK_REALTIME) + SEC);
   e = pthread_mutex_timedlock(&ec, &later);
   printf("  errorcheck timedlock by the owner: %s\n", errname(e));
   pthread_mutex_unlock(&ec);

@@ -33,31 +33,6 @@
 #define MIB (1024 * 1024)
 #define MS 1000000LL
 
-static long long now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static const char* errname(int e) {
-  switch (e) {
-    case 0:
-      return "0";
-    case EAGAIN:
-      return "EAGAIN";
-    case EINTR:
-      return "EINTR";
-    case EBADF:
-      return "EBADF";
-    case EPIPE:
-      return "EPIPE";
-    case EINVAL:
-      return "EINVAL";
-    default:
-      return "other";
-  }
-}
-
 static void die(const char* what) {
   printf("FAILED: %s: %s\n", what, errname(errno));
   exit(1);

@@ -45,21 +45,6 @@
 
 extern char** environ;
 
-static const char* errname(int e) {
-  switch (e) {
-    case 0:
-      return "0";
-    case ECHILD:
-      return "ECHILD";
-    case EINVAL:
-      return "EINVAL";
-    case EINTR:
-      return "EINTR";
-    default:
-      return "other";
-  }
-}
-
 static void describe(const char* what, int status) {
   if (WIFEXITED(status))
     printf("  %s: exited with status %d\n", what, WEXITSTATUS(status));

@@ -35,45 +35,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "legacy.h"
+
 #define MS 1000000LL
 
 /* Linux converts SO_RCVTIMEO/SO_SNDTIMEO to jiffies and sleeps with
  * schedule_timeout(), which may return up to one tick (1-10 ms) before the
  * wall-clock timeout; allow that much. */
 #define TICK_SLACK (10 * MS)
-
-static long long now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static const char* errname(int e) {
-  switch (e) {
-    case 0:
-      return "0";
-    case EAGAIN:
-      return "EAGAIN";
-    case EINTR:
-      return "EINTR";
-    case EBADF:
-      return "EBADF";
-    case EINVAL:
-      return "EINVAL";
-    case EINPROGRESS:
-      return "EINPROGRESS";
-    case ECONNREFUSED:
-      return "ECONNREFUSED";
-    case ECONNRESET:
-      return "ECONNRESET";
-    case ETIMEDOUT:
-      return "ETIMEDOUT";
-    case EDOM:
-      return "EDOM";
-    default:
-      return "other";
-  }
-}
 
 static void die(const char* what) {
   printf("FAILED: %s: %s\n", what, errname(errno));

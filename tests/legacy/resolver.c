@@ -43,13 +43,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MS 1000000LL
+#include "legacy.h"
 
-static long long now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
+#define MS 1000000LL
 
 /* ---- the ticker: another thread that must keep running ---- */
 

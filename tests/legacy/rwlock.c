@@ -30,41 +30,14 @@
 #define MS 1000000LL
 #define SEC 1000000000LL
 
-static long long now_ns(clockid_t clk) {
-  struct timespec ts;
-  clock_gettime(clk, &ts);
-  return ts.tv_sec * SEC + ts.tv_nsec;
-}
-
 static struct timespec to_ts(long long ns) {
   struct timespec ts = {(time_t)(ns / SEC), (long)(ns % SEC)};
   return ts;
 }
 
-static const char* errname(int e) {
-  switch (e) {
-    case 0:
-      return "0";
-    case EBUSY:
-      return "EBUSY";
-    case EDEADLK:
-      return "EDEADLK";
-    case EPERM:
-      return "EPERM";
-    case EINVAL:
-      return "EINVAL";
-    case ETIMEDOUT:
-      return "ETIMEDOUT";
-    case EAGAIN:
-      return "EAGAIN";
-    default:
-      return "other";
-  }
-}
-
 static void wait_until(atomic_int* v, int n) {
-  long long give_up = now_ns(CLOCK_MONOTONIC) + 5 * SEC;
-  while (atomic_load(v) < n && now_ns(CLOCK_MONOTONIC) < give_up) msleep(5);
+  long long give_up = clock_ns(CLOCK_MONOTONIC) + 5 * SEC;
+  while (atomic_load(v) < n && clock_ns(CLOCK_MONOTONIC) < give_up) msleep(5);
 }
 
 enum op { RD, WR };
@@ -72,7 +45,7 @@ enum op { RD, WR };
 /* A timed read or write lock of 50 ms on a lock held by another thread. */
 static void timed_case(pthread_rwlock_t* l, const char* what, enum op op, int clock,
                        clockid_t clk) {
-  long long deadline = now_ns(clk) + 50 * MS;
+  long long deadline = clock_ns(clk) + 50 * MS;
   struct timespec ts = to_ts(deadline);
   int e;
   if (op == RD)
@@ -80,7 +53,7 @@ static void timed_case(pthread_rwlock_t* l, const char* what, enum op op, int cl
   else
     e = clock ? pthread_rwlock_clockwrlock(l, clk, &ts) : pthread_rwlock_timedwrlock(l, &ts);
   printf("    %s: %s, the clock past the deadline: %s\n", what, errname(e),
-         yes(now_ns(clk) >= deadline));
+         yes(clock_ns(clk) >= deadline));
   if (e == 0) pthread_rwlock_unlock(l);
 }
 
@@ -144,7 +117,7 @@ static void phase_shared(void) {
   timed_case(&shared, "timedwrlock", WR, 0, CLOCK_REALTIME);
   timed_case(&shared, "clockrdlock CLOCK_MONOTONIC", RD, 1, CLOCK_MONOTONIC);
   timed_case(&shared, "clockwrlock CLOCK_REALTIME", WR, 1, CLOCK_REALTIME);
-  struct timespec later = to_ts(now_ns(CLOCK_REALTIME) + 5 * SEC);
+  struct timespec later = to_ts(clock_ns(CLOCK_REALTIME) + 5 * SEC);
   int e = pthread_rwlock_timedrdlock(&shared, &later);
   printf("  timedrdlock 5 s: %s, only after the writer left: %s\n", errname(e),
          yes(atomic_load(&writer_out)));
@@ -232,7 +205,7 @@ static void phase_errors(void) {
   int r = pthread_rwlock_rdlock(&err_lock);
   int tr = pthread_rwlock_tryrdlock(&err_lock);
   int tw = pthread_rwlock_trywrlock(&err_lock);
-  struct timespec ts = to_ts(now_ns(CLOCK_REALTIME) + SEC);
+  struct timespec ts = to_ts(clock_ns(CLOCK_REALTIME) + SEC);
   int timed = pthread_rwlock_timedwrlock(&err_lock, &ts);
   int u = pthread_rwlock_unlock(&err_lock);
   printf(
@@ -250,7 +223,7 @@ static void phase_errors(void) {
   tw = pthread_rwlock_trywrlock(&err_lock);
   struct timespec bad = {time(NULL) + 1, 1000000000L};
   int e_bad = pthread_rwlock_timedwrlock(&err_lock, &bad);
-  struct timespec soon = to_ts(now_ns(CLOCK_MONOTONIC) + 50 * MS);
+  struct timespec soon = to_ts(clock_ns(CLOCK_MONOTONIC) + 50 * MS);
   int e_clk = pthread_rwlock_clockwrlock(&err_lock, CLOCK_PROCESS_CPUTIME_ID, &soon);
   int u1 = pthread_rwlock_unlock(&err_lock), u2 = pthread_rwlock_unlock(&err_lock),
       u3 = pthread_rwlock_unlock(&err_lock);

@@ -31,34 +31,9 @@
 #define MS 1000000LL
 #define SEC 1000000000LL
 
-static long long now_ns(clockid_t clk) {
-  struct timespec ts;
-  clock_gettime(clk, &ts);
-  return ts.tv_sec * SEC + ts.tv_nsec;
-}
-
 static struct timespec to_ts(long long ns) {
   struct timespec ts = {(time_t)(ns / SEC), (long)(ns % SEC)};
   return ts;
-}
-
-static const char* errname(int e) {
-  switch (e) {
-    case 0:
-      return "0";
-    case EAGAIN:
-      return "EAGAIN";
-    case EINVAL:
-      return "EINVAL";
-    case ETIMEDOUT:
-      return "ETIMEDOUT";
-    case EOVERFLOW:
-      return "EOVERFLOW";
-    case EINTR:
-      return "EINTR";
-    default:
-      return "other";
-  }
 }
 
 /* -1/errno calls as "-1 ENAME", 0 as "0": call it right after the call */
@@ -143,8 +118,8 @@ static void phase_wait_post(void) {
   int one_each = 1;
   for (int i = 1; i <= WAITERS; i++) {
     sem_post(&gate);
-    long long give_up = now_ns(CLOCK_MONOTONIC) + 2 * SEC;
-    while (atomic_load(&passed) < i && now_ns(CLOCK_MONOTONIC) < give_up) msleep(1);
+    long long give_up = clock_ns(CLOCK_MONOTONIC) + 2 * SEC;
+    while (atomic_load(&passed) < i && clock_ns(CLOCK_MONOTONIC) < give_up) msleep(1);
     msleep(3);
     one_each &= atomic_load(&passed) == i;
   }
@@ -180,11 +155,11 @@ static sem_t s;
 static int post_fds[2];
 
 static void timed_case(const char* what, int clock, clockid_t clk) {
-  long long deadline = now_ns(clk) + 100 * MS;
+  long long deadline = clock_ns(clk) + 100 * MS;
   struct timespec ts = to_ts(deadline);
   const char* r = result(clock ? sem_clockwait(&s, clk, &ts) : sem_timedwait(&s, &ts));
   printf("  %s 100 ms on 0: %s, the clock past the deadline: %s\n", what, r,
-         yes(now_ns(clk) >= deadline));
+         yes(clock_ns(clk) >= deadline));
 }
 
 static void* reading_poster(void* arg) {
@@ -211,7 +186,7 @@ static void phase_try_timed(void) {
 
   struct timespec bad = {time(NULL) + 1, 1000000000L};
   const char* r1 = result(sem_timedwait(&s, &bad));
-  struct timespec soon = to_ts(now_ns(CLOCK_MONOTONIC) + 50 * MS);
+  struct timespec soon = to_ts(clock_ns(CLOCK_MONOTONIC) + 50 * MS);
   const char* r2 = result(sem_clockwait(&s, CLOCK_PROCESS_CPUTIME_ID, &soon));
   printf("  sem_timedwait tv_nsec=1000000000: %s; sem_clockwait CLOCK_PROCESS_CPUTIME_ID: %s\n", r1,
          r2);
@@ -221,7 +196,7 @@ static void phase_try_timed(void) {
   const char* p3 = result(sem_post(&s));
   int v3 = value(&s);
   const char* w1 = result(sem_trywait(&s));
-  struct timespec past = to_ts(now_ns(CLOCK_REALTIME) - SEC);
+  struct timespec past = to_ts(clock_ns(CLOCK_REALTIME) - SEC);
   /* a token is there: the old deadline does not matter */
   const char* w2 = result(sem_timedwait(&s, &past));
   const char* w3 = result(sem_wait(&s));
@@ -235,13 +210,13 @@ static void phase_try_timed(void) {
   pthread_t poster, writer;
   pthread_create(&poster, NULL, reading_poster, NULL);
   pthread_create(&writer, NULL, delayed_writer, NULL);
-  long long start = now_ns(CLOCK_MONOTONIC);
-  struct timespec dl = to_ts(now_ns(CLOCK_REALTIME) + 3 * SEC);
+  long long start = clock_ns(CLOCK_MONOTONIC);
+  struct timespec dl = to_ts(clock_ns(CLOCK_REALTIME) + 3 * SEC);
   int r;
   while ((r = sem_timedwait(&s, &dl)) != 0 && errno == EINTR) {
   }
   const char* rs = result(r);
-  long long waited = now_ns(CLOCK_MONOTONIC) - start;
+  long long waited = clock_ns(CLOCK_MONOTONIC) - start;
   pthread_join(poster, NULL);
   pthread_join(writer, NULL);
   printf(

@@ -51,29 +51,6 @@
 
 #define MS 1000000LL
 
-static long long now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static const char* errname(int e) {
-  switch (e) {
-    case 0:
-      return "0";
-    case EAGAIN:
-      return "EAGAIN";
-    case EINTR:
-      return "EINTR";
-    case EINVAL:
-      return "EINVAL";
-    case ECHILD:
-      return "ECHILD";
-    default:
-      return "other";
-  }
-}
-
 static const char* signame(int s) {
   if (s == SIGUSR1) return "SIGUSR1";
   if (s == SIGUSR2) return "SIGUSR2";

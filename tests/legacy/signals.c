@@ -39,29 +39,6 @@ static void on_pipe(int sig) {
   pipes++;
 }
 
-static long long now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static const char* errname(int e) {
-  switch (e) {
-    case 0:
-      return "0";
-    case EAGAIN:
-      return "EAGAIN";
-    case EINTR:
-      return "EINTR";
-    case EPIPE:
-      return "EPIPE";
-    case EBADF:
-      return "EBADF";
-    default:
-      return "other";
-  }
-}
-
 static void install(int sig, void (*fn)(int), int flags) {
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);

@@ -22,35 +22,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "legacy.h"
+
 #define MS 1000000LL
 #define SEC 1000000000LL
-
-static long long now_ns(clockid_t clk) {
-  struct timespec ts;
-  clock_gettime(clk, &ts);
-  return ts.tv_sec * SEC + ts.tv_nsec;
-}
 
 static struct timespec to_ts(long long ns) {
   struct timespec ts = {(time_t)(ns / SEC), (long)(ns % SEC)};
   return ts;
-}
-
-static const char* errname(int e) {
-  switch (e) {
-    case 0:
-      return "0";
-    case EINVAL:
-      return "EINVAL";
-    case EINTR:
-      return "EINTR";
-    case EFAULT:
-      return "EFAULT";
-    case ENOTSUP:
-      return "ENOTSUP";
-    default:
-      return "other";
-  }
 }
 
 /* ---- phase 1: staggered sleepers ---- */
@@ -72,36 +51,36 @@ static atomic_int finish_counter;
 
 static void* sleeper_main(void* arg) {
   struct sleeper* s = arg;
-  long long start = now_ns(CLOCK_MONOTONIC);
+  long long start = clock_ns(CLOCK_MONOTONIC);
   struct timespec ts;
   switch (s->kind) {
     case K_SLEEP:
       s->ret = (int)sleep((unsigned)(s->ns / SEC));
-      s->ok = now_ns(CLOCK_MONOTONIC) - start >= s->ns;
+      s->ok = clock_ns(CLOCK_MONOTONIC) - start >= s->ns;
       break;
     case K_USLEEP:
       s->ret = usleep((useconds_t)(s->ns / 1000));
-      s->ok = now_ns(CLOCK_MONOTONIC) - start >= s->ns;
+      s->ok = clock_ns(CLOCK_MONOTONIC) - start >= s->ns;
       break;
     case K_NANOSLEEP:
       ts = to_ts(s->ns);
       s->ret = nanosleep(&ts, NULL);
-      s->ok = now_ns(CLOCK_MONOTONIC) - start >= s->ns;
+      s->ok = clock_ns(CLOCK_MONOTONIC) - start >= s->ns;
       break;
     case K_CLOCK_REL:
       ts = to_ts(s->ns);
       s->ret = clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, NULL);
-      s->ok = now_ns(CLOCK_MONOTONIC) - start >= s->ns;
+      s->ok = clock_ns(CLOCK_MONOTONIC) - start >= s->ns;
       break;
     case K_CLOCK_ABS_MONO:
       ts = to_ts(s->t0_mono + s->ns);
       s->ret = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
-      s->ok = now_ns(CLOCK_MONOTONIC) >= s->t0_mono + s->ns;
+      s->ok = clock_ns(CLOCK_MONOTONIC) >= s->t0_mono + s->ns;
       break;
     case K_CLOCK_ABS_REAL:
       ts = to_ts(s->t0_real + s->ns);
       s->ret = clock_nanosleep(CLOCK_REALTIME, TIMER_ABSTIME, &ts, NULL);
-      s->ok = now_ns(CLOCK_REALTIME) >= s->t0_real + s->ns;
+      s->ok = clock_ns(CLOCK_REALTIME) >= s->t0_real + s->ns;
       break;
   }
   s->finish = atomic_fetch_add(&finish_counter, 1);
@@ -120,7 +99,7 @@ static void phase_staggered(void) {
   };
   enum { N = sizeof s / sizeof s[0] };
   pthread_t t[N];
-  long long t0_mono = now_ns(CLOCK_MONOTONIC), t0_real = now_ns(CLOCK_REALTIME);
+  long long t0_mono = clock_ns(CLOCK_MONOTONIC), t0_real = clock_ns(CLOCK_REALTIME);
   for (int i = 0; i < N; i++) {
     s[i].t0_mono = t0_mono;
     s[i].t0_real = t0_real;
@@ -142,18 +121,18 @@ static void phase_staggered(void) {
 
 static void phase_edges(void) {
   printf("phase 2: edge cases\n");
-  long long start = now_ns(CLOCK_MONOTONIC);
+  long long start = clock_ns(CLOCK_MONOTONIC);
   struct timespec zero = {0, 0};
   int r1 = sleep(0);
   int r2 = usleep(0);
   int r3 = nanosleep(&zero, NULL);
   int r4 = clock_nanosleep(CLOCK_MONOTONIC, 0, &zero, NULL);
-  struct timespec past = to_ts(now_ns(CLOCK_MONOTONIC) - 5 * SEC);
+  struct timespec past = to_ts(clock_ns(CLOCK_MONOTONIC) - 5 * SEC);
   int r5 = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &past, NULL);
-  struct timespec past_real = to_ts(now_ns(CLOCK_REALTIME) - 5 * SEC);
+  struct timespec past_real = to_ts(clock_ns(CLOCK_REALTIME) - 5 * SEC);
   int r6 = clock_nanosleep(CLOCK_REALTIME, TIMER_ABSTIME, &past_real, NULL);
   int r7 = sched_yield();
-  long long took = now_ns(CLOCK_MONOTONIC) - start;
+  long long took = clock_ns(CLOCK_MONOTONIC) - start;
   printf("  zero/expired sleeps returned %d %d %d %d %d %d, sched_yield %d, %s\n", r1, r2, r3, r4,
          r5, r6, r7, took < 500 * MS ? "at once" : "SLOW");
 
@@ -187,7 +166,7 @@ static atomic_int many_done, many_short, many_bad_ret;
 
 static void* many_main(void* arg) {
   long i = (long)arg;
-  long long start = now_ns(CLOCK_MONOTONIC), target = many_deadline;
+  long long start = clock_ns(CLOCK_MONOTONIC), target = many_deadline;
   int ret = 0;
   struct timespec ts;
   switch (i % 4) {
@@ -208,7 +187,7 @@ static void* many_main(void* arg) {
       break;
   }
   if (ret != 0) atomic_fetch_add(&many_bad_ret, 1);
-  if (now_ns(CLOCK_MONOTONIC) < target) atomic_fetch_add(&many_short, 1);
+  if (clock_ns(CLOCK_MONOTONIC) < target) atomic_fetch_add(&many_short, 1);
   atomic_fetch_add(&many_done, 1);
   return NULL;
 }
@@ -217,7 +196,7 @@ static void phase_many(void) {
   static pthread_t t[MANY];
   printf("phase 3: %d threads asleep at once\n", MANY);
   fflush(stdout);
-  many_deadline = now_ns(CLOCK_MONOTONIC) + 1700 * MS;
+  many_deadline = clock_ns(CLOCK_MONOTONIC) + 1700 * MS;
   for (long i = 0; i < MANY; i++) {
     int err = pthread_create(&t[i], NULL, many_main, (void*)i);
     if (err != 0) {

@@ -44,27 +44,6 @@
 
 #define MS 1000000LL
 
-static const char* errname(int e) {
-  switch (e) {
-    case 0:
-      return "0";
-    case EAGAIN:
-      return "EAGAIN";
-    case EINTR:
-      return "EINTR";
-    case EBADF:
-      return "EBADF";
-    case EINVAL:
-      return "EINVAL";
-    case EPIPE:
-      return "EPIPE";
-    case ECONNRESET:
-      return "ECONNRESET";
-    default:
-      return "other";
-  }
-}
-
 /* ---- the ticker ---- */
 
 static atomic_int ticks, ticker_stop;

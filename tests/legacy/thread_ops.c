@@ -35,35 +35,6 @@
 #define MS 1000000LL
 #define SEC 1000000000LL
 
-static long long now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * SEC + ts.tv_nsec;
-}
-
-static const char* errname(int e) {
-  switch (e) {
-    case 0:
-      return "0";
-    case ERANGE:
-      return "ERANGE";
-    case EINTR:
-      return "EINTR";
-    case EINVAL:
-      return "EINVAL";
-    case ESRCH:
-      return "ESRCH";
-    case EBUSY:
-      return "EBUSY";
-    case EPERM:
-      return "EPERM";
-    case EDEADLK:
-      return "EDEADLK";
-    default:
-      return "other";
-  }
-}
-
 /* ---- names ---- */
 
 #define NAMED 3

@@ -14,25 +14,6 @@
 
 #include "legacy.h"
 
-static const char* errname(int e) {
-  switch (e) {
-    case 0:
-      return "0";
-    case EDEADLK:
-      return "EDEADLK";
-    case EINVAL:
-      return "EINVAL";
-    case ESRCH:
-      return "ESRCH";
-    case EBADF:
-      return "EBADF";
-    case EINTR:
-      return "EINTR";
-    default:
-      return "other";
-  }
-}
-
 /* ---- identity ---- */
 
 static pthread_t seen_self;

@@ -29,19 +29,6 @@
 
 #include "legacy.h"
 
-static const char* errname(int e) {
-  switch (e) {
-    case 0:
-      return "0";
-    case EINVAL:
-      return "EINVAL";
-    case EAGAIN:
-      return "EAGAIN";
-    default:
-      return "other";
-  }
-}
-
 /* ---- phase 1: one value per thread ---- */
 
 #define THREADS 50
