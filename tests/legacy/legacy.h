@@ -123,4 +123,28 @@ static inline long long now_ns(void) {
   return clock_ns(CLOCK_MONOTONIC);
 }
 
+#ifdef LEGACY_TICKER
+#include <pthread.h>
+#include <stdatomic.h>
+
+/* The ticker: a thread that counts 10 ms sleeps, for 30 s at most. When it
+ * keeps counting while another thread's call blocks, that call let the other
+ * threads run. A program that wants it defines LEGACY_TICKER before it
+ * includes this file, starts ticker_main and sets ticker_stop at the end. */
+static atomic_int ticks, ticker_stop;
+
+static void* ticker_main(void* arg) {
+  (void)arg;
+  for (int i = 0; i < 3000 && !atomic_load(&ticker_stop); i++) {
+    msleep(10);
+    atomic_fetch_add(&ticks, 1);
+  }
+  return NULL;
+}
+
+static void ticker_verdict(const char* what, int before, int at_least) {
+  printf("  ticker advanced while %s: %s\n", what, yes(atomic_load(&ticks) - before >= at_least));
+}
+#endif
+
 #endif

@@ -43,28 +43,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#define LEGACY_TICKER
 #include "legacy.h"
 
 #define MS 1000000LL
 
 /* ---- the ticker: another thread that must keep running ---- */
-
-static atomic_int ticks, ticker_stop;
-
-static void* ticker_main(void* arg) {
-  (void)arg;
-  for (int i = 0; i < 3000 && !atomic_load(&ticker_stop); i++) {
-    struct timespec ts = {0, 10 * MS};
-    nanosleep(&ts, NULL);
-    atomic_fetch_add(&ticks, 1);
-  }
-  return NULL;
-}
-
-static void ticker_verdict(const char* what, int before, int at_least) {
-  int advanced = atomic_load(&ticks) - before;
-  printf("  ticker advanced while %s: %s\n", what, advanced >= at_least ? "yes" : "NO");
-}
 
 /* ---- names for the error codes ---- */
 

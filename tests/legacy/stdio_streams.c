@@ -40,26 +40,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#define LEGACY_TICKER
 #include "legacy.h"
 
 #define MS 1000000LL
-
-/* ---- the ticker ---- */
-
-static atomic_int ticks, ticker_stop;
-
-static void* ticker_main(void* arg) {
-  (void)arg;
-  for (int i = 0; i < 3000 && !atomic_load(&ticker_stop); i++) {
-    msleep(10);
-    atomic_fetch_add(&ticks, 1);
-  }
-  return NULL;
-}
-
-static void ticker_verdict(const char* what, int before, int at_least) {
-  printf("  ticker advanced while %s: %s\n", what, yes(atomic_load(&ticks) - before >= at_least));
-}
 
 /* ---- helpers ---- */
 
