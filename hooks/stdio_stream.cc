@@ -133,10 +133,6 @@ size_t buffer_size(int fd) {
   return BUFSIZ;
 }
 
-Mutex* lock_of(Stream* s) {
-  return reinterpret_cast<Mutex*>(&s->lock);
-}
-
 }  // namespace
 
 FILE* stream_open(int fd, const char* mode) {
@@ -172,15 +168,15 @@ void stream_forget(FILE* fp) {
 }
 
 void stream_lock(Stream* s) {
-  mutex_lock(lock_of(s), kNoDeadline, false);
+  mutex_lock(stream_mutex(s), kNoDeadline, false);
 }
 
 bool stream_trylock(Stream* s) {
-  return mutex_lock(lock_of(s), kNoDeadline, true) == 0;
+  return mutex_lock(stream_mutex(s), kNoDeadline, true) == 0;
 }
 
 void stream_unlock(Stream* s) {
-  mutex_unlock(lock_of(s));
+  mutex_unlock(stream_mutex(s));
 }
 
 void StreamGuard::enter() {

@@ -39,6 +39,11 @@ struct Stream {
 // errno on failure (EINVAL when mode does not fit the fd's access mode).
 FILE* stream_open(int fd, const char* mode);
 
+// The green lock: a libgreen mutex living in the stream's pthread_mutex_t.
+inline Mutex* stream_mutex(Stream* s) {
+  return reinterpret_cast<Mutex*>(&s->lock);
+}
+
 // What a one-character call can be served from without any I/O.
 enum class Buffered { kNo, kRead, kWrite };
 
@@ -77,7 +82,7 @@ inline bool from_buffer(const FILE* fp, Buffered use) {
 }
 }  // namespace stream_detail
 
-// Forgets fp as a green stream, as fclose and freopen's failure must.
+// Forgets fp as a green stream, as fclose must before glibc frees fp.
 void stream_forget(FILE* fp);
 
 // The green lock by hand, for flockfile and funlockfile.
@@ -95,8 +100,7 @@ class StreamGuard {
     s_->used = true;
     // Nobody inside, and the call cannot wait: nothing else can enter the
     // stream on this OS thread before it returns, so it needs no lock.
-    if (!mutex_locked(reinterpret_cast<const Mutex*>(&s_->lock)) &&
-        stream_detail::from_buffer(fp, use))
+    if (!mutex_locked(stream_mutex(s_)) && stream_detail::from_buffer(fp, use))
       s_ = nullptr;
     else
       enter();

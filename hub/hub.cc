@@ -283,6 +283,11 @@ BlockingCall::~BlockingCall() {
 
 namespace {
 
+// pthread_kill handlers for self that came while it was not running.
+void run_pending_signals(GreenThread* self) {
+  if (self->pending_signals && g_signal_runner) g_signal_runner(self);
+}
+
 // The signals a park counts from: those since its call began (or since now,
 // outside a call), less the ones that already interrupted the call.
 void set_signal_baseline(GreenThread* self) {
@@ -330,7 +335,7 @@ WakeReason park(Deadline deadline, bool interruptible) {
     self->hub->blocked--;
     self->hub->deadlock_reported = false;
   }
-  if (self->pending_signals && g_signal_runner) g_signal_runner(self);
+  run_pending_signals(self);
   if (timed && self->wake != WakeReason::kTimeout) {
     RuntimeScope runtime;
     uv_timer_stop(self->timer);
@@ -357,7 +362,7 @@ void yield_thread() {
   switch_to_hub(self);
   // As natively, a signal for a thread that is not waiting is handled as soon
   // as it runs again.
-  if (self->pending_signals && g_signal_runner) g_signal_runner(self);
+  run_pending_signals(self);
 }
 
 WakeReason sleep_until(Deadline deadline, bool interruptible) {
