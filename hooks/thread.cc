@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "hooks/hook.h"
+#include "hub/stack.h"
 #include "preload/config.h"
 
 using namespace green;
@@ -38,10 +39,27 @@ bool layout_checked() {
   return ok;
 }
 
+// GREEN_STACK_SIZE, or what glibc gives a thread that asks for nothing
+// (RLIMIT_STACK, 8 MiB here): programs are written for that size, and a
+// stack's pages are committed only as they are touched.
+size_t default_stack_size() {
+  static const size_t size = [] {
+    if (config().stack_size) return config().stack_size;
+    size_t native = 0;
+    pthread_attr_t defaults;
+    if (pthread_getattr_default_np(&defaults) == 0) {
+      pthread_attr_getstacksize(&defaults, &native);
+      pthread_attr_destroy(&defaults);
+    }
+    return native ? native : kDefaultStackSize;
+  }();
+  return size;
+}
+
 size_t stack_size_from(const pthread_attr_t* attr) {
   size_t asked = 0;
-  if (!attr || pthread_attr_getstacksize(attr, &asked) != 0) return config().stack_size;
-  if (layout_checked()) return raw_stack_size(attr) ? asked : config().stack_size;
+  if (!attr || pthread_attr_getstacksize(attr, &asked) != 0) return default_stack_size();
+  if (layout_checked()) return raw_stack_size(attr) ? asked : default_stack_size();
   // Unknown layout: only a size other than the default counts as asked for.
   pthread_attr_t defaults;
   size_t native_default = 0;
@@ -49,7 +67,7 @@ size_t stack_size_from(const pthread_attr_t* attr) {
     pthread_attr_getstacksize(&defaults, &native_default);
     pthread_attr_destroy(&defaults);
   }
-  return asked != native_default ? asked : config().stack_size;
+  return asked != native_default ? asked : default_stack_size();
 }
 
 bool detached_from(const pthread_attr_t* attr) {

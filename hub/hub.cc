@@ -10,6 +10,7 @@
 #include "hub/parking_lot.h"
 #include "hub/signal.h"
 #include "hub/stack.h"
+#include "hub/tcb.h"
 
 namespace green {
 
@@ -52,8 +53,10 @@ void switch_to_hub(GreenThread* self) {
   tls.current = nullptr;
   tls.in_runtime = 1;
   asan_leaving(&self->asan_fake_stack, h->hub_stack);
+  if (h->hub_tp) set_thread_pointer(h->hub_tp);
   h->hub_ctx = std::move(h->hub_ctx).resume();
   asan_arrived(self->asan_fake_stack, nullptr);
+  tls.current = self;  // with private TLS the hub set its own block's
   tls.in_runtime = saved_depth;
   errno = saved_errno;
 }
@@ -87,6 +90,7 @@ void run_thread(Hub* h, GreenThread* t) {
   tls.current = t;
   t->state = RunState::kRunning;
   asan_leaving(&h->asan_fake_stack, t->stack);
+  if (t->tp) set_thread_pointer(t->tp);  // the thread's own TLS from its first instruction on
   t->ctx = std::move(t->ctx).resume();
   asan_arrived(h->asan_fake_stack, nullptr);
   tls.current = nullptr;
@@ -135,6 +139,9 @@ void poll_loop(Hub* h) {
 // stack: that is its first return, as from run_thread.
 boost::context::fiber hub_main(Hub* h, boost::context::fiber&& adopted) {
   asan_arrived(nullptr, &h->adopted->stack);  // the OS thread's own stack
+  tls.hub = h;                                // with private TLS these are the hub block's own
+  tls.mode = ThreadMode::kHubThread;
+  tls.current = nullptr;
   tls.in_runtime = 1;
   h->adopted->ctx = std::move(adopted);
   if (h->adopted->state == RunState::kFinished) reap(h, h->adopted);
@@ -203,13 +210,22 @@ GreenThread* adopt_current_thread() {
   t->hub = h;
   t->id = pthread_self();
   t->adopted = true;
+  if (g_private_tls) {
+    t->tp = thread_pointer();  // the main thread keeps its own block
+    t->tid = pid_t(gettid());
+  }
   t->state = RunState::kRunning;
   pthread_sigmask(SIG_BLOCK, nullptr, &t->sigmask);
   h->adopted = t;
   h->live = 1;
   h->threads[t->id] = t;
+  // With private TLS the hub runs on a block of its own, with the OS
+  // thread's real id: libuv and glibc on the hub never touch a program
+  // thread's TLS.
   h->hub_ctx = boost::context::fiber(
-      std::allocator_arg, StackAllocator{kHubStackSize, &h->hub_stack},
+      std::allocator_arg,
+      StackAllocator{kHubStackSize, &h->hub_stack, g_private_tls ? &h->hub_tp : nullptr,
+                     pid_t(gettid())},
       [h](boost::context::fiber&& from) { return hub_main(h, std::move(from)); });
   tls.hub = h;
   tls.mode = ThreadMode::kHubThread;
@@ -239,23 +255,32 @@ GreenThread* spawn_thread(std::function<void*()> body, size_t stack_size, bool d
   t->body = std::move(body);
   t->detached = detached;
   if (tls.current) t->sigmask = tls.current->sigmask;  // inherited, as pthread_create does
+  if (g_private_tls) t->tid = next_green_tid();
   try {
     t->ctx = boost::context::fiber(
-        std::allocator_arg, StackAllocator{stack_size_for(stack_size), &t->stack},
+        std::allocator_arg,
+        StackAllocator{stack_size_for(stack_size), &t->stack, g_private_tls ? &t->tp : nullptr,
+                       t->tid},
         [t](boost::context::fiber&& hub) {
           asan_arrived(nullptr, nullptr);
           t->hub->hub_ctx = std::move(hub);
+          tls.hub = t->hub;  // with private TLS, a fresh block: the runtime's state
+          tls.mode = ThreadMode::kHubThread;
+          tls.current = t;
+          if (t->tp) tcb_thread_start();
           tls.in_runtime = 0;
           try {
             t->retval = t->body();
           } catch (const ThreadExit& e) {
             t->retval = e.retval;
           }
+          if (t->tp) tcb_thread_exit();  // thread_local destructors, then keys, as glibc
           if (g_thread_exit_hook) g_thread_exit_hook(t);
           t->body = nullptr;
           tls.in_runtime = 1;
           t->state = RunState::kFinished;
           asan_leaving(nullptr, t->hub->hub_stack);  // this stack never runs again
+          if (t->hub->hub_tp) set_thread_pointer(t->hub->hub_tp);
           return std::move(t->hub->hub_ctx);
         });
   } catch (const std::bad_alloc&) {
@@ -263,7 +288,8 @@ GreenThread* spawn_thread(std::function<void*()> body, size_t stack_size, bool d
     errno = EAGAIN;
     return nullptr;
   }
-  t->id = reinterpret_cast<pthread_t>(t);
+  // As natively, a thread's pthread_t is its thread pointer when it has one.
+  t->id = t->tp ? reinterpret_cast<pthread_t>(t->tp) : reinterpret_cast<pthread_t>(t);
   h->threads[t->id] = t;
   h->live++;
   enqueue(h, t);
@@ -394,6 +420,12 @@ void forked_child() {
   Hub* h = self->hub;
   RuntimeScope runtime;
   uv_loop_fork(&h->loop);
+  if (self->tp) {
+    // glibc's fork gave the calling block the child's real id; the hub's
+    // block keeps the kernel's id of this (only) OS thread too.
+    self->tid = pid_t(gettid());
+    tcb_set_tid(h->hub_tp, self->tid);
+  }
   h->ready_head = h->ready_tail = nullptr;
   h->ready_count = 0;
   for (auto& [id, t] : h->threads) {

@@ -17,6 +17,7 @@ struct Hub {
   uv_async_t async;               // wakes the loop from signal handlers and other OS threads
   boost::context::fiber hub_ctx;  // the hub's suspended context while a green thread runs
   StackBounds hub_stack;
+  void* hub_tp = nullptr;  // GREEN_TLS=private: the hub fiber's own thread pointer
   void* asan_fake_stack = nullptr;
   GreenThread* adopted = nullptr;
   GreenThread* ready_head = nullptr;

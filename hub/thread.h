@@ -33,7 +33,9 @@ enum class WakeReason : uint8_t {
 struct GreenThread {
   boost::context::fiber ctx;  // its suspended context while it is not running
   Hub* hub = nullptr;
-  pthread_t id = 0;  // what pthread_self() returns on it
+  pthread_t id = 0;    // what pthread_self() returns on it
+  void* tp = nullptr;  // GREEN_TLS=private: its thread pointer (hub/tcb.h)
+  pid_t tid = 0;       // GREEN_TLS=private: what gettid() returns on it
   std::function<void*()> body;
   void* retval = nullptr;
 
