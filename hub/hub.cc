@@ -212,7 +212,7 @@ GreenThread* adopt_current_thread() {
   t->adopted = true;
   if (g_private_tls) {
     t->tp = thread_pointer();  // the main thread keeps its own block
-    t->tid = pid_t(gettid());
+    t->tid = kernel_tid();
   }
   t->state = RunState::kRunning;
   pthread_sigmask(SIG_BLOCK, nullptr, &t->sigmask);
@@ -225,7 +225,7 @@ GreenThread* adopt_current_thread() {
   h->hub_ctx = boost::context::fiber(
       std::allocator_arg,
       StackAllocator{kHubStackSize, &h->hub_stack, g_private_tls ? &h->hub_tp : nullptr,
-                     pid_t(gettid())},
+                     kernel_tid()},
       [h](boost::context::fiber&& from) { return hub_main(h, std::move(from)); });
   tls.hub = h;
   tls.mode = ThreadMode::kHubThread;
@@ -236,7 +236,7 @@ GreenThread* adopt_current_thread() {
 
 GreenThread* adopt_slow() {
   if (!g_adopt_main_thread) return nullptr;  // start-up not complete: decide later
-  if (gettid() != getpid()) {
+  if (kernel_tid() != getpid()) {
     tls.mode = ThreadMode::kNative;
     return nullptr;
   }
@@ -423,7 +423,7 @@ void forked_child() {
   if (self->tp) {
     // glibc's fork gave the calling block the child's real id; the hub's
     // block keeps the kernel's id of this (only) OS thread too.
-    self->tid = pid_t(gettid());
+    self->tid = kernel_tid();
     tcb_set_tid(h->hub_tp, self->tid);
   }
   h->ready_head = h->ready_tail = nullptr;
@@ -455,6 +455,14 @@ void cancellation_point() {
     self->cancel_pending = false;
     thread_exit(PTHREAD_CANCELED);
   }
+}
+
+GreenThread* find_thread_by_tid(pid_t tid) {
+  Hub* h = tls.hub;
+  if (!h || !g_private_tls) return nullptr;
+  for (auto& [id, t] : h->threads)
+    if (t->tid == tid && t->state != RunState::kFinished && t->state != RunState::kGone) return t;
+  return nullptr;
 }
 
 GreenThread* find_thread(pthread_t id) {

@@ -102,6 +102,7 @@ void apply_signal_masks(Hub* h);
 void forked_child();
 
 GreenThread* find_thread(pthread_t id);  // null when id is not a green thread of this hub
+GreenThread* find_thread_by_tid(pid_t tid);  // a live one whose gettid() is tid, or null
 int join_thread(GreenThread* t, void** retval,
                 Deadline deadline);  // 0, EDEADLK, EINVAL, ETIMEDOUT, EBUSY
 int detach_thread(GreenThread* t);

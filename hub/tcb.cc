@@ -124,7 +124,7 @@ bool layout_matches(const char** why) {
   void* tp = thread_pointer();
   size_t head = robust_head(g.tid);
   bool ok = at<void*>(tp, kTcbSelf) == tp && at<void*>(tp, kTcbSelf2) == tp &&
-            at<pid_t>(tp, g.tid) == pid_t(syscall(SYS_gettid)) &&
+            at<pid_t>(tp, g.tid) == kernel_tid() &&
             at<char*>(tp, g.specific) == static_cast<char*>(tp) + g.specific - kKeyBlockBytes &&
             at<char*>(tp, g.tid + 8) == static_cast<char*>(tp) + head && g.align != 0 &&
             (g.align & (g.align - 1)) == 0 && g.static_size > g.tcb_size &&
@@ -224,6 +224,12 @@ void tcb_thread_exit() {
 
 void tcb_set_tid(void* tp, pid_t tid) {
   at<pid_t>(tp, g.tid) = tid;
+}
+
+pid_t kernel_tid() {
+  long tid;
+  asm volatile("syscall" : "=a"(tid) : "0"(long(SYS_gettid)) : "rcx", "r11", "memory");
+  return pid_t(tid);
 }
 
 pid_t next_green_tid() {

@@ -56,6 +56,10 @@ void tcb_set_tid(void* tp, pid_t tid);
 void* thread_pointer();
 void set_thread_pointer(void* tp);
 
+// The kernel's id of the calling OS thread (the system call itself: the
+// runtime must not ask its own gettid hook).
+pid_t kernel_tid();
+
 // The next id for a green thread: above the kernel's pid_max, so it can
 // never name a real task, and never reused while the process lives.
 pid_t next_green_tid();
