@@ -277,6 +277,7 @@ GreenThread* spawn_thread(std::function<void*()> body, size_t stack_size, bool d
           if (t->tp) tcb_thread_exit();  // thread_local destructors, then keys, as glibc
           if (g_thread_exit_hook) g_thread_exit_hook(t);
           t->body = nullptr;
+          if (t->tp) tcb_thread_end();
           tls.in_runtime = 1;
           t->state = RunState::kFinished;
           asan_leaving(nullptr, t->hub->hub_stack);  // this stack never runs again

@@ -2,8 +2,9 @@
 
 #include <asm/prctl.h>
 #include <dlfcn.h>
+#include <link.h>
+#include <sys/mman.h>
 #include <pthread.h>
-#include <resolv.h>
 #include <sys/auxv.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -13,11 +14,16 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <vector>
 
 // glibc 2.35+: where the kernel's rseq area sits, relative to the thread
 // pointer, and how much of it glibc registered (0: none).
 extern "C" const ptrdiff_t __rseq_offset __attribute__((weak));
 extern "C" const unsigned int __rseq_size __attribute__((weak));
+
+// glibc's per-thread resolver state (<resolv.h> would also define p_type,
+// which <link.h>'s program headers need).
+extern "C" struct __res_state* __res_state();
 
 namespace green {
 
@@ -48,6 +54,7 @@ constexpr size_t kHeaderCopyEnd = 0x50;     // past feature_1
 constexpr size_t kGscopeFlag = 0x1c;        // the loader's per-thread flag: never inherited
 constexpr size_t kKeyBlockBytes = 32 * 16;  // specific_1stblock, just below specific[]
 constexpr int kRseqCpuIdRegistrationFailed = -2;
+constexpr size_t kResStateBytes = 568;  // sizeof(struct __res_state)
 
 struct Glibc {
   void* (*allocate_tls)(void*) = nullptr;
@@ -56,6 +63,7 @@ struct Glibc {
   void (*ctype_init)() = nullptr;
   ptrdiff_t resp = 0;      // __resp, from the thread pointer
   ptrdiff_t res = -1;      // struct pthread's res (-1: not known yet)
+  ptrdiff_t tcache = 0;    // malloc's tcache pointer, from the thread pointer
   size_t static_size = 0;  // static TLS plus struct pthread
   size_t align = 0;
   size_t tcb_size = 0;  // sizeof(struct pthread)
@@ -141,15 +149,15 @@ namespace {
 // Where glibc keeps a thread's own resolver state in struct pthread: a
 // native thread's __resp points at it. Asked of one real thread, once.
 void* find_res(void*) {
-  g.res =
-      static_cast<char*>(static_cast<void*>(__res_state())) - static_cast<char*>(thread_pointer());
+  g.res = static_cast<char*>(reinterpret_cast<void*>(__res_state())) -
+          static_cast<char*>(thread_pointer());
   return nullptr;
 }
 
 void learn_res_offset() {
   pthread_t probe;
   if (pthread_create(&probe, nullptr, find_res, nullptr) == 0) pthread_join(probe, nullptr);
-  if (g.res < 0 || size_t(g.res) + sizeof(struct __res_state) > g.tcb_size) g.res = 0;
+  if (g.res < 0 || size_t(g.res) + kResStateBytes > g.tcb_size) g.res = 0;
 }
 
 }  // namespace
@@ -167,13 +175,122 @@ void set_thread_pointer(void* tp) {
     syscall(SYS_arch_prctl, ARCH_SET_FS, tp);
 }
 
+namespace {
+
+// malloc's per-thread cache (glibc 2.36): a thread's first malloc allocates
+// a tcache_perthread_struct (64 uint16_t counts, then 64 entry pointers) and
+// keeps it in the hidden TLS variable `tcache`; glibc frees it, and the
+// chunks it holds, only from its own thread exit. A green thread's exit
+// must do the same, or every exited thread leaks it. The variable is not
+// exported: it is found once, as the word of libc's TLS block that a first
+// malloc in a fresh block sets to a struct whose entry list holds the chunk
+// just freed.
+constexpr int kTcacheBins = 64;
+struct TcacheEntry {
+  TcacheEntry* next;  // mangled: (address of the field >> 12) ^ pointer
+  uintptr_t key;
+};
+struct Tcache {
+  uint16_t counts[kTcacheBins];
+  TcacheEntry* entries[kTcacheBins];
+};
+
+struct TlsBlock {
+  ptrdiff_t offset = 0;  // from the thread pointer
+  size_t size = 0;
+};
+
+int find_libc_block(dl_phdr_info* info, size_t, void* out) {
+  if (!info->dlpi_name || !strstr(info->dlpi_name, "/libc.so.6") || !info->dlpi_tls_data) return 0;
+  for (int i = 0; i < info->dlpi_phnum; i++) {
+    if (info->dlpi_phdr[i].p_type != PT_TLS) continue;
+    auto* block = static_cast<TlsBlock*>(out);
+    block->offset = static_cast<char*>(info->dlpi_tls_data) - static_cast<char*>(thread_pointer());
+    block->size = info->dlpi_phdr[i].p_memsz;
+    return 1;
+  }
+  return 0;
+}
+
+bool holds(const Tcache* cache, const void* chunk) {
+  for (int i = 0; i < kTcacheBins; i++)
+    if (cache->counts[i] == 1 && cache->entries[i] == chunk) return true;
+  return false;
+}
+
+// In a probe block, on this thread for a moment: the word that malloc's
+// first use sets to its tcache.
+ptrdiff_t probe_tcache(char* probe, const TlsBlock& libc) {
+  std::vector<uintptr_t> before(libc.size / sizeof(uintptr_t));
+  memcpy(before.data(), probe + libc.offset, before.size() * sizeof(uintptr_t));
+  void* own = thread_pointer();
+  set_thread_pointer(probe);
+  void* chunk = malloc(40);
+  free(chunk);
+  set_thread_pointer(own);
+  for (size_t i = 0; i < before.size(); i++) {
+    uintptr_t now;
+    memcpy(&now, probe + libc.offset + i * sizeof now, sizeof now);
+    if (now == before[i] || now < 65536 || now % 16 != 0) continue;
+    if (holds(reinterpret_cast<const Tcache*>(now), chunk))
+      return libc.offset + ptrdiff_t(i * sizeof now);
+  }
+  return 0;
+}
+
+// What glibc's tcache_thread_shutdown does: the chunks back to their arena,
+// then the cache itself. glibc's free() makes a new cache when a thread has
+// none (and only glibc's own exit can tell it not to), so while the chunks
+// go back the thread's cache is one that is full in every size: free()
+// gives each chunk to its arena. The thread must not malloc again.
+Tcache g_full_cache;
+
+void free_tcache(char* tp) {
+  auto*& slot = *reinterpret_cast<Tcache**>(tp + g.tcache);
+  Tcache* cache = slot;
+  if (!cache || cache == &g_full_cache) return;
+  slot = &g_full_cache;
+  for (TcacheEntry*& head : cache->entries) {
+    while (TcacheEntry* e = head) {
+      head = reinterpret_cast<TcacheEntry*>((uintptr_t(&e->next) >> 12) ^ uintptr_t(e->next));
+      free(e);
+    }
+  }
+  free(cache);
+}
+
+bool find_tcache(const char** why) {
+  for (uint16_t& count : g_full_cache.counts) count = UINT16_MAX;
+  TlsBlock libc;
+  dl_iterate_phdr(find_libc_block, &libc);
+  size_t bytes = g.reserve + 4096;
+  void* probe_stack =
+      mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  char* probe = probe_stack == MAP_FAILED
+                    ? nullptr
+                    : static_cast<char*>(tcb_build(static_cast<char*>(probe_stack) + bytes, 0));
+  if (probe && libc.size) g.tcache = probe_tcache(probe, libc);
+  if (probe) {
+    void* own = thread_pointer();
+    set_thread_pointer(probe);
+    if (g.tcache) free_tcache(probe);
+    set_thread_pointer(own);
+    tcb_release(probe);
+  }
+  if (probe_stack != MAP_FAILED) munmap(probe_stack, bytes);
+  if (!g.tcache) *why = "malloc's per-thread cache could not be found in glibc's TLS block";
+  return g.tcache != 0;
+}
+
+}  // namespace
+
 bool tcb_init(const char** why) {
   if (!resolve(why) || !layout_matches(why)) return false;
   constexpr unsigned long kHwcap2Fsgsbase = 1ul << 1;  // the kernel lets user space write FS
   g.fsgsbase = (getauxval(AT_HWCAP2) & kHwcap2Fsgsbase) != 0;
   g.reserve = (g.static_size + g.align + 63) & ~size_t(63);
   g_next_tid.store(read_pid_max() + 1);
-  return true;
+  return find_tcache(why);
 }
 
 size_t tcb_reserve() {
@@ -220,6 +337,10 @@ void tcb_thread_start() {
 
 void tcb_thread_exit() {
   if (g.call_tls_dtors) g.call_tls_dtors();
+}
+
+void tcb_thread_end() {
+  free_tcache(static_cast<char*>(thread_pointer()));
 }
 
 void tcb_set_tid(void* tp, pid_t tid) {

@@ -46,6 +46,10 @@ void tcb_thread_start();
 // routine returns.
 void tcb_thread_exit();
 
+// The last thing on an exiting thread, after which it allocates nothing:
+// gives back malloc's per-thread cache, as glibc's thread exit does.
+void tcb_thread_end();
+
 // The id glibc records in the block's struct pthread (its owner checks of
 // process-shared and robust mutexes compare it).
 void tcb_set_tid(void* tp, pid_t tid);

@@ -129,8 +129,8 @@ int main() {
     for (int k = 0; k < 4; k++) all = all && strcmp(reports[i][k], expect[k]) == 0;
     if (all) good++;
     if (!all && i < 3)
-      printf("  thread %d: [%s] [%s] [%s] [%s]\n", i, reports[i][0], reports[i][1],
-             reports[i][2], reports[i][3]);
+      printf("  thread %d: [%s] [%s] [%s] [%s]\n", i, reports[i][0], reports[i][1], reports[i][2],
+             reports[i][3]);
   }
   printf("phase 1: threads whose thread_locals were their own and destroyed at exit: %d of %d\n",
          good, kThreads);

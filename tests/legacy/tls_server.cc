@@ -48,7 +48,8 @@ void* serve(void* arg) {
     if (current.conn != conn || (current.requests > 0 && current.last.empty())) mismatches++;
     current.last = line;
     current.requests++;
-    std::string reply = std::to_string(current.conn) + " " + std::to_string(current.requests) + "\n";
+    std::string reply =
+        std::to_string(current.conn) + " " + std::to_string(current.requests) + "\n";
     write(fd, reply.data(), reply.size());
   }
   if (current.requests == kRounds) served++;
@@ -113,7 +114,7 @@ int main() {
   for (int i = 0; i < 200 && served.load() < kClients; i++) usleep(10000);
   printf("clients answered with their own connection's context: %d of %d\n", replies_ok.load(),
          kClients);
-  printf("connections served to the end: %d; context mismatches after a read: %d\n",
-         served.load(), mismatches.load());
+  printf("connections served to the end: %d; context mismatches after a read: %d\n", served.load(),
+         mismatches.load());
   return 0;
 }
