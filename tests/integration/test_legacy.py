@@ -44,6 +44,7 @@ CASES = [
     Case("tls_objects"),
     Case("tls_server"),
     Case("stack_guard"),
+    Case("pshared_owner"),  # issue 8 item 2: owners of glibc's own mutexes by thread id
 ]
 
 MANY = 1000
@@ -92,7 +93,7 @@ def test_preload(case):
 
 # With GREEN_TLS=shared the green threads of one OS thread share their
 # thread-local storage: the TLS programs must see it, or they prove nothing.
-@pytest.mark.parametrize("name", ["tls_vars", "tls_objects", "tls_server"])
+@pytest.mark.parametrize("name", ["tls_vars", "tls_objects", "tls_server", "pshared_owner"])
 def test_shared_tls_is_visible(name):
     r = harness.preloaded(name, env={"GREEN_TLS": "shared"})
     assert not r.timed_out, r.describe()
