@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "hooks/hook.h"
+#include "hub/preempt.h"
 #include "hub/signal.h"
 
 using namespace green;
@@ -21,11 +22,23 @@ void wrapper(int sig, siginfo_t* info, void* context) {
   auto handler = act.sa_handler;
   auto action = act.sa_sigaction;
   if (flags & SA_RESETHAND) g_wrapped[sig].store(false);  // the kernel reset it to SIG_DFL
+  // A time slice never switches away inside a handler (hub/preempt.h). The
+  // frame tells a handler left by longjmp from one still running.
+  ThreadState& state = tls;
+  if (state.in_signal_handler++ == 0) state.handler_frame = __builtin_frame_address(0);
   if (flags & SA_SIGINFO)
     action(sig, info, context);
   else
     handler(sig);
+  tls.in_signal_handler--;
   signal_note(flags & SA_RESTART);
+}
+
+// The kernel's action for sig, as the program may set and see it: for the
+// time-slice signal, the program's own is kept beside libgreen's handler.
+int kernel_sigaction(int sig, const struct sigaction* act, struct sigaction* old) {
+  if (preempt_signal_action(sig, act, old)) return 0;
+  return REAL(sigaction)(sig, act, old);
 }
 
 bool is_handler(const struct sigaction* act) {
@@ -46,13 +59,13 @@ extern "C" int sigaction(int sig, const struct sigaction* act, struct sigaction*
     wrapped.sa_flags |= SA_SIGINFO;
     wrapped.sa_sigaction = wrapper;
     g_user[sig] = *act;
-    r = REAL(sigaction)(sig, &wrapped, &kernel_old);
+    r = kernel_sigaction(sig, &wrapped, &kernel_old);
     if (r == 0)
       g_wrapped[sig].store(true);
     else
       g_user[sig] = previous_user;
   } else {
-    r = REAL(sigaction)(sig, act, &kernel_old);
+    r = kernel_sigaction(sig, act, &kernel_old);
     if (r == 0 && act) g_wrapped[sig].store(false);
   }
   if (r == 0 && old) {
@@ -82,7 +95,7 @@ namespace {
 // have run it on the target thread. Returns its SA_RESTART.
 bool run_handler(int sig) {
   struct sigaction current;
-  REAL(sigaction)(sig, nullptr, &current);
+  kernel_sigaction(sig, nullptr, &current);
   const struct sigaction& act =
       (current.sa_flags & SA_SIGINFO) && current.sa_sigaction == wrapper ? g_user[sig] : current;
   siginfo_t info;
@@ -132,7 +145,7 @@ extern "C" int pthread_kill(pthread_t thread, int sig) noexcept {
   if (t->state == RunState::kFinished) return ESRCH;
   if (sig == 0) return 0;
   struct sigaction current;
-  REAL(sigaction)(sig, nullptr, &current);
+  kernel_sigaction(sig, nullptr, &current);
   bool handled = (current.sa_flags & SA_SIGINFO)
                      ? current.sa_sigaction != nullptr
                      : current.sa_handler != SIG_DFL && current.sa_handler != SIG_IGN;

@@ -171,8 +171,9 @@ extern "C" int sched_yield() noexcept {
 
 // Deferred cancellation: the request is acted on at the target's next
 // cancellation point (hooked blocking calls, pthread_testcancel); a target
-// parked in one is woken for it. Asynchronous cancellation is not
-// supported: the type is recorded and cancellation stays deferred.
+// parked in one is woken for it. With asynchronous cancellation it also acts
+// when the target's time slice interrupts it (hub/preempt.h), wherever it
+// computes: within a slice, as natively "at any time".
 extern "C" int pthread_cancel(pthread_t thread) {
   GreenThread* t = hook_self() ? find_thread(thread) : nullptr;
   if (!t || t->adopted) return REAL(pthread_cancel)(thread);
@@ -200,7 +201,9 @@ extern "C" int pthread_setcanceltype(int type, int* old) {
   GreenThread* self = hook_self();
   if (!self || self->adopted) return REAL(pthread_setcanceltype)(type, old);
   if (type != PTHREAD_CANCEL_DEFERRED && type != PTHREAD_CANCEL_ASYNCHRONOUS) return EINVAL;
-  if (old) *old = PTHREAD_CANCEL_DEFERRED;
+  if (old) *old = self->cancel_async ? PTHREAD_CANCEL_ASYNCHRONOUS : PTHREAD_CANCEL_DEFERRED;
+  self->cancel_async = type == PTHREAD_CANCEL_ASYNCHRONOUS;
+  if (self->cancel_async) cancellation_point();  // as glibc: a pending cancel acts at once
   return 0;
 }
 

@@ -8,6 +8,7 @@
 #include <new>
 
 #include "hub/parking_lot.h"
+#include "hub/preempt.h"
 #include "hub/signal.h"
 #include "hub/stack.h"
 #include "hub/tcb.h"
@@ -48,6 +49,7 @@ GreenThread* dequeue(Hub* h) {
 // runtime depth belong to the green thread, so they travel with it.
 void switch_to_hub(GreenThread* self) {
   Hub* h = self->hub;
+  tls.preempt_pending = false;  // it gives the hub up anyway
   int saved_errno = errno;
   int saved_depth = tls.in_runtime;
   tls.current = nullptr;
@@ -89,9 +91,13 @@ void reap(Hub* h, GreenThread* t) {
 void run_thread(Hub* h, GreenThread* t) {
   tls.current = t;
   t->state = RunState::kRunning;
+  // Plain stores (one writer): the watchdog only reads them.
+  h->switches.store(h->switches.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  h->green_running.store(true, std::memory_order_relaxed);
   asan_leaving(&h->asan_fake_stack, t->stack);
   if (t->tp) set_thread_pointer(t->tp);  // the thread's own TLS from its first instruction on
   t->ctx = std::move(t->ctx).resume();
+  h->green_running.store(false, std::memory_order_relaxed);
   asan_arrived(h->asan_fake_stack, nullptr);
   tls.current = nullptr;
   tls.in_runtime = 1;
@@ -131,8 +137,14 @@ void poll_loop(Hub* h) {
   if (h->ready_head && now - h->last_poll < kBusyPollNs) return;
   h->last_poll = now;
   h->in_uv_run = true;
-  uv_run(&h->loop, h->ready_head ? UV_RUN_NOWAIT : UV_RUN_ONCE);
+  uv_run(&h->loop, h->ready_head || h->preempted_head ? UV_RUN_NOWAIT : UV_RUN_ONCE);
   h->in_uv_run = false;
+  // Preempted threads queue up behind what the poll made ready.
+  while (GreenThread* t = h->preempted_head) {
+    h->preempted_head = t->next_ready;
+    enqueue(h, t);
+  }
+  h->preempted_tail = nullptr;
 }
 
 // The hub's first run begins when the adopted thread first leaves its own
@@ -217,6 +229,7 @@ GreenThread* adopt_current_thread() {
   t->state = RunState::kRunning;
   pthread_sigmask(SIG_BLOCK, nullptr, &t->sigmask);
   h->adopted = t;
+  h->kernel_tid = kernel_tid();
   h->live = 1;
   h->threads[t->id] = t;
   // With private TLS the hub runs on a block of its own, with the OS
@@ -256,6 +269,7 @@ GreenThread* spawn_thread(std::function<void*()> body, size_t stack_size, bool d
   t->detached = detached;
   if (tls.current) t->sigmask = tls.current->sigmask;  // inherited, as pthread_create does
   if (g_private_tls) t->tid = next_green_tid();
+  if (g_timeslice_ns && !h->watched) preempt_watch(h);
   try {
     t->ctx = boost::context::fiber(
         std::allocator_arg,
@@ -392,6 +406,21 @@ void yield_thread() {
   run_pending_signals(self);
 }
 
+void preempt_yield() {
+  GreenThread* self = tls.current;
+  Hub* h = self->hub;
+  self->state = RunState::kReady;
+  self->next_ready = nullptr;
+  if (h->preempted_tail)
+    h->preempted_tail->next_ready = self;
+  else
+    h->preempted_head = self;
+  h->preempted_tail = self;
+  h->last_poll = 0;  // the hub looks at timers and I/O before it runs this thread again
+  switch_to_hub(self);
+  run_pending_signals(self);
+}
+
 WakeReason sleep_until(Deadline deadline, bool interruptible) {
   for (;;) {
     WakeReason why = park(deadline, interruptible);
@@ -428,12 +457,15 @@ void forked_child() {
     tcb_set_tid(h->hub_tp, self->tid);
   }
   h->ready_head = h->ready_tail = nullptr;
+  h->preempted_head = h->preempted_tail = nullptr;
   h->ready_count = 0;
   for (auto& [id, t] : h->threads) {
     if (t != self && t->state != RunState::kFinished) t->state = RunState::kGone;
   }
   h->live = 1;
   h->blocked = 0;
+  h->kernel_tid = kernel_tid();
+  preempt_forked_child(h);
   new (&h->remote_lock) SpinLock();  // another OS thread may have held it
   h->remote_wakes = nullptr;
 }
@@ -456,6 +488,11 @@ void cancellation_point() {
     self->cancel_pending = false;
     thread_exit(PTHREAD_CANCELED);
   }
+}
+
+void async_cancellation_point() {
+  GreenThread* self = tls.current;
+  if (self && self->cancel_async) cancellation_point();
 }
 
 GreenThread* find_thread_by_tid(pid_t tid) {

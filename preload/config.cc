@@ -9,7 +9,7 @@ namespace {
 constexpr size_t kMinStack = 16 * 1024;
 constexpr size_t kMaxStack = size_t(1) << 30;
 
-Config g_config{0, false, 16, false, false, false};
+Config g_config{0, false, 16, false, false, false, 10};
 
 std::string invalid(const ConfigVar& var, const char* text) {
   return std::string("libgreen: ") + var.name + "='" + text + "' is not valid: expected " +
@@ -44,6 +44,10 @@ const ConfigVar kConfigVars[] = {
      "block and thread id, as a native thread) or shared (the green threads of one OS thread share "
      "them)",
      "private"},
+    {"GREEN_TIMESLICE",
+     "off, or a time slice in milliseconds from 1 to 1000: a green thread that runs that long "
+     "without parking is preempted and the others run",
+     "10"},
 };
 const size_t kConfigVarCount = sizeof kConfigVars / sizeof kConfigVars[0];
 
@@ -106,6 +110,18 @@ bool parse_pool(const char* text, Config* c) {
   return true;
 }
 
+bool parse_timeslice(const char* text, Config* c) {
+  if (std::string(text) == "off") {
+    c->timeslice_ms = 0;
+    return true;
+  }
+  size_t ms = 0;
+  if (std::string(text).find_first_not_of("0123456789") != std::string::npos) return false;
+  if (!parse_size(text, &ms) || ms < 1 || ms > 1000) return false;
+  c->timeslice_ms = int(ms);
+  return true;
+}
+
 using Parser = bool (*)(const char*, Config*);
 const Parser kParsers[] = {
     parse_stack,
@@ -122,6 +138,7 @@ const Parser kParsers[] = {
     [](const char* text, Config* c) {
       return parse_choice(text, "private", "shared", &c->shared_tls);
     },
+    parse_timeslice,
 };
 static_assert(sizeof kParsers / sizeof kParsers[0] == sizeof kConfigVars / sizeof kConfigVars[0]);
 

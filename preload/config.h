@@ -14,6 +14,7 @@ struct Config {
   bool file_io_pool;    // GREEN_FILE_IO=threadpool
   bool native_stdio;    // GREEN_STDIO=native
   bool shared_tls;      // GREEN_TLS=shared
+  int timeslice_ms;     // GREEN_TIMESLICE (0: off)
 };
 
 struct ConfigVar {

@@ -8,6 +8,7 @@
 #include "hub/hub.h"
 #include "hub/pool.h"
 #include "hub/runtime.h"
+#include "hub/preempt.h"
 #include "hub/tcb.h"
 #include "hooks/hook.h"
 #include "hooks/stdio_stream.h"
@@ -33,6 +34,8 @@ __attribute__((constructor(101))) void green_init() {
   green::g_deadlock_abort = config.deadlock_abort;
   green::g_pool_size = config.pool_size;
   green::g_file_io_pool = config.file_io_pool;
+  green::g_timeslice_ns = int64_t(config.timeslice_ms) * 1000000;
+  green::g_kernel_sigaction = REAL(sigaction);
   if (!config.shared_tls) {
     const char* why = nullptr;
     if (!green::tcb_init(&why)) {
