@@ -71,22 +71,25 @@ extern "C" int signalfd(int fd, const sigset_t* mask, int flags) noexcept {
 }
 
 extern "C" int epoll_wait(int epfd, epoll_event* events, int max, int timeout) {
-  if (timeout == 0 || !hook_self()) return REAL(epoll_wait)(epfd, events, max, timeout);
+  if (timeout == 0) return poll_now([&] { return REAL(epoll_wait)(epfd, events, max, 0); });
+  if (!hook_self()) return REAL(epoll_wait)(epfd, events, max, timeout);
   return epoll_park(epfd, ms_deadline(timeout),
                     [&] { return REAL(epoll_wait)(epfd, events, max, 0); });
 }
 
 extern "C" int epoll_pwait(int epfd, epoll_event* events, int max, int timeout,
                            const sigset_t* mask) {
-  if (timeout == 0 || !hook_self()) return REAL(epoll_pwait)(epfd, events, max, timeout, mask);
+  if (timeout == 0) return poll_now([&] { return REAL(epoll_pwait)(epfd, events, max, 0, mask); });
+  if (!hook_self()) return REAL(epoll_pwait)(epfd, events, max, timeout, mask);
   return epoll_park(epfd, ms_deadline(timeout),
                     [&] { return REAL(epoll_pwait)(epfd, events, max, 0, mask); });
 }
 
 extern "C" int epoll_pwait2(int epfd, epoll_event* events, int max, const timespec* timeout,
                             const sigset_t* mask) {
-  if (!hook_self() || (timeout && ((timeout->tv_sec == 0 && timeout->tv_nsec == 0) ||
-                                   timeout->tv_nsec < 0 || timeout->tv_nsec >= 1000000000)))
+  if (timeout && timeout->tv_sec == 0 && timeout->tv_nsec == 0)
+    return poll_now([&] { return REAL(epoll_pwait2)(epfd, events, max, timeout, mask); });
+  if (!hook_self() || (timeout && (timeout->tv_nsec < 0 || timeout->tv_nsec >= 1000000000)))
     return REAL(epoll_pwait2)(epfd, events, max, timeout, mask);
   timespec zero{0, 0};
   Deadline deadline = timeout ? deadline_after(timespec_ns(*timeout)) : kNoDeadline;

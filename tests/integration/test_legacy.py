@@ -45,6 +45,7 @@ CASES = [
     Case("tls_server"),
     Case("stack_guard"),
     Case("pshared_owner"),  # issue 8 item 2: owners of glibc's own mutexes by thread id
+    Case("preempt"),  # issue 10: time slices, spinning polls, asynchronous cancellation
 ]
 
 MANY = 1000
@@ -105,3 +106,9 @@ def test_shared_tls_is_visible(name):
 def test_bad_tls(value):
     from test_issue4 import assert_rejected
     assert_rejected("GREEN_TLS", value, ("private", "shared"), "threads")
+
+
+@pytest.mark.parametrize("value", ["0", "1001", "10ms", "", "on"])
+def test_bad_timeslice(value):
+    from test_issue4 import assert_rejected
+    assert_rejected("GREEN_TIMESLICE", value, ("off", "1", "1000"), "threads")
