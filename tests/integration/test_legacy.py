@@ -39,6 +39,9 @@ CASES = [
     Case("exit_paths", ("exit",), status=7, max_seconds=5),
     Case("exit_paths", ("return",), status=3, max_seconds=5),
     Case("exit_paths", ("pthread_exit",), status=0, max_seconds=5),
+    # issue 8 items 9, 10, 15: a forked child exits after the pool ran, ptrace
+    # and job-control stops reach waitpid, exit with the heap exhausted
+    Case("child_exits"),
 ]
 
 MANY = 1000
