@@ -10,6 +10,7 @@
 
 #include "hooks/hook.h"
 #include "hooks/stdio_stream.h"
+#include "hub/own_fds.h"
 #include "hub/parking_lot.h"
 
 extern char** environ;
@@ -29,6 +30,7 @@ template <class Check>
 long wait_child(pid_t pid, bool exits_only, Check&& check) {
   const int entry_errno = errno;
   int pidfd = pid > 0 && exits_only ? int(syscall(SYS_pidfd_open, pid, 0)) : -1;
+  own_fd_temp(&pidfd);  // the runtime's, not the program's
   const int64_t max_backoff = pidfd >= 0 ? 64000000 : 16000000;
   long r;
   for (int64_t backoff = 1000000;; backoff = std::min(backoff * 2, max_backoff)) {
@@ -51,7 +53,10 @@ long wait_child(pid_t pid, bool exits_only, Check&& check) {
       break;
     }
   }
-  if (pidfd >= 0) close(pidfd);
+  if (pidfd >= 0) {
+    own_fd_release(pidfd);
+    close(pidfd);
+  }
   if (r >= 0) errno = entry_errno;
   return r;
 }
@@ -68,7 +73,9 @@ pid_t green_wait4(pid_t pid, int* status, int options, rusage* usage) {
 
 extern "C" pid_t fork() noexcept {
   GreenThread* self = hook_self();
+  own_fds_fork_begin();  // libuv's child handler makes its signal lock pipe again
   pid_t pid = REAL(fork)();
+  own_fds_fork_end(pid == 0);
   if (pid == 0) {
     parking_lot_after_fork();
     pool_after_fork();
