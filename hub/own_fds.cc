@@ -14,6 +14,7 @@
 #include <initializer_list>
 #include <new>
 
+#include "hub/fd_table.h"
 #include "hub/runtime.h"
 #include "hub/spin_lock.h"
 
@@ -238,17 +239,27 @@ int own_loop_fork(uv_loop_t* loop) {
   for (int fd : {loop->backend_fd, loop->async_io_watcher.fd, loop->async_wfd,
                  loop->signal_pipefd[0], loop->signal_pipefd[1]})
     release_if(fd);
+  int r;
+  {
+    Creating creating;
+    r = uv_loop_fork(loop);
+  }
+  bind_loop(loop);
+  // Only now, in the child's own epoll set: stop watching them, then close.
+  int temps[kMaxSlots];
+  int n = 0;
   g_lock.lock();
   for (int i = g_count - 1; i >= 0; i--) {
     if (g_slots[i].kind != Kind::kTemp) continue;
-    RuntimeScope runtime;
-    close(g_slots[i].fd);
+    temps[n++] = g_slots[i].fd;
     erase(&g_slots[i]);
   }
   g_lock.unlock();
-  Creating creating;
-  int r = uv_loop_fork(loop);
-  bind_loop(loop);
+  RuntimeScope runtime;
+  for (int i = 0; i < n; i++) {
+    fd_closing(temps[i]);
+    close(temps[i]);
+  }
   return r;
 }
 
