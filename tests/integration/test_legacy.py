@@ -42,6 +42,7 @@ CASES = [
     # issue 8 items 9, 10, 15: a forked child exits after the pool ran, ptrace
     # and job-control stops reach waitpid, exit with the heap exhausted
     Case("child_exits"),
+    Case("child_exits", ("heap-self",), status=5),
     # issue 8 item 8: the runtime's own fds are high, hidden and survive
     # the program's closing of every fd
     Case("own_fds"),

@@ -13,6 +13,8 @@
  *          waitpid(pid, WCONTINUED) sees SIGCONT; waitid(P_PID) the same.
  * heap:    a child sets RLIMIT_AS low, mallocs until malloc fails, then
  *          calls exit(5): the parent reaps status 5.
+ * heap-self (only when asked for): the same in the process itself, after
+ *          a lookup and a thread; its own exit status is 5.
  * Output is deterministic: statuses and verdicts. */
 #define _GNU_SOURCE
 #include <netdb.h>
@@ -179,26 +181,40 @@ static void phase_stops(void) {
 
 /* ---- heap ---- */
 
+static void exhaust_heap_and_exit(void) {
+  struct rlimit rl = {256L << 20, 256L << 20};
+  setrlimit(RLIMIT_AS, &rl);
+  size_t got = 0;
+  for (size_t size = 1 << 20; size >= 16;) {
+    void* p = malloc(size);
+    if (p) {
+      memset(p, 1, size < 4096 ? size : 4096);
+      got += size;
+    } else {
+      size /= 2;
+    }
+  }
+  exit(got > 0 ? 5 : 93);
+}
+
 static void phase_heap(void) {
   printf("heap\n");
   fflush(stdout);
   pid_t pid = fork();
-  if (pid == 0) {
-    struct rlimit rl = {256L << 20, 256L << 20};
-    setrlimit(RLIMIT_AS, &rl);
-    size_t got = 0;
-    for (size_t size = 1 << 20; size >= 16;) {
-      void* p = malloc(size);
-      if (p) {
-        memset(p, 1, size < 4096 ? size : 4096);
-        got += size;
-      } else {
-        size /= 2;
-      }
-    }
-    exit(got > 0 ? 5 : 93);
-  }
+  if (pid == 0) exhaust_heap_and_exit();
   reap("child that exhausted its heap", pid, 0);
+}
+
+static void phase_heap_self(void) {
+  printf("heap-self\n");
+  printf("  resolved localhost: %s\n", yes(resolve()));
+  if (pipe(block_fds) != 0) return;
+  pthread_t t;
+  pthread_create(&t, NULL, blocked_reader, NULL);
+  msleep(20);
+  printf("  exhausting the heap, then exit(5) with a thread blocked in read\n");
+  fflush(stdout);
+  exhaust_heap_and_exit();
 }
 
 int main(int argc, char** argv) {
@@ -208,6 +224,7 @@ int main(int argc, char** argv) {
   if (all || strcmp(phase, "ptrace") == 0) phase_ptrace();
   if (all || strcmp(phase, "stops") == 0) phase_stops();
   if (all || strcmp(phase, "heap") == 0) phase_heap();
+  if (strcmp(phase, "heap-self") == 0) phase_heap_self();
   printf("done\n");
   return 0;
 }
