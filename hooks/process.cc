@@ -11,7 +11,6 @@
 #include "hooks/hook.h"
 #include "hooks/stdio_stream.h"
 #include "hub/own_fds.h"
-#include "hub/parking_lot.h"
 
 extern char** environ;
 
@@ -73,13 +72,7 @@ pid_t green_wait4(pid_t pid, int* status, int options, rusage* usage) {
 
 extern "C" pid_t fork() noexcept {
   GreenThread* self = hook_self();
-  own_fds_fork_begin();  // libuv's child handler makes its signal lock pipe again
   pid_t pid = REAL(fork)();
-  own_fds_fork_end(pid == 0);
-  if (pid == 0) {
-    parking_lot_after_fork();
-    pool_after_fork();
-  }
   if (pid == 0 && self) forked_child();
   if (pid == 0) streams_after_fork();
   return pid;

@@ -47,8 +47,8 @@ int g_count = 0;
 SpinLock g_lock;
 std::atomic<int> g_floor{INT_MAX};  // no own fd is below: the program's fds cost one compare
 
-thread_local int t_creating = 0;  // inside own_loop_init/own_loop_fork
-thread_local bool t_fork_window = false;
+thread_local int t_creating = 0;     // inside own_loop_init/own_loop_fork
+thread_local bool t_forked = false;  // in a child, until libuv's handler made its lock pipe
 
 struct Creating {
   Creating() { ++t_creating; }
@@ -119,18 +119,34 @@ int relocate(int fd) {
   return fd;
 }
 
-bool from_libuv(const void* caller) {
-  static const void* libuv_base = [] {
-    Dl_info info{};
-    dladdr(reinterpret_cast<void*>(&uv_loop_init), &info);
-    return static_cast<const void*>(info.dli_fbase);
-  }();
-  Dl_info info{};
-  return caller && dladdr(caller, &info) != 0 && info.dli_fbase == libuv_base;
+// libuv's mapped segments, [begin, end): found once.
+struct Range {
+  uintptr_t begin = UINTPTR_MAX;
+  uintptr_t end = 0;
+};
+
+int find_range(dl_phdr_info* info, size_t, void* data) {
+  auto* r = static_cast<Range*>(data);
+  Dl_info dl{};
+  if (!dladdr(reinterpret_cast<void*>(&uv_loop_init), &dl)) return 1;
+  if (reinterpret_cast<const void*>(info->dlpi_addr) != dl.dli_fbase) return 0;
+  for (int i = 0; i < info->dlpi_phnum; i++) {
+    const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+    if (ph.p_type != PT_LOAD) continue;
+    r->begin = std::min<uintptr_t>(r->begin, info->dlpi_addr + ph.p_vaddr);
+    r->end = std::max<uintptr_t>(r->end, info->dlpi_addr + ph.p_vaddr + ph.p_memsz);
+  }
+  return 1;
 }
 
-bool creating(const void* caller) {
-  return t_creating > 0 || (t_fork_window && from_libuv(caller));
+bool from_libuv(const void* caller) {
+  static const Range libuv = [] {
+    Range r;
+    dl_iterate_phdr(find_range, &r);
+    return r;
+  }();
+  auto at = reinterpret_cast<uintptr_t>(caller);
+  return at >= libuv.begin && at < libuv.end;
 }
 
 // Tells the loop's fields to the slots that hold them.
@@ -264,17 +280,21 @@ int own_loop_fork(uv_loop_t* loop) {
 }
 
 int own_fd_created(int fd, const void* caller) {
-  if (fd < 0 || !creating(caller)) return fd;
+  (void)caller;
+  if (fd < 0 || t_creating == 0) return fd;
   fd = relocate(fd);
   add(fd, Kind::kLoop, nullptr);  // bound to its loop field by bind_loop
   return fd;
 }
 
 void own_pipe_created(int fds[2], int flags, const void* caller) {
-  if (!creating(caller)) return;
   // libuv makes two pipes: a loop's signal pipe (non-blocking), and its
-  // global signal lock pipe, made again in each forked child (the old one is
-  // closed by then).
+  // global signal lock pipe, made again by its atfork handler in each forked
+  // child (the old one is closed by then), be it our fork() or glibc's own
+  // (daemon()).
+  bool lock_pipe = t_forked && !(flags & O_NONBLOCK) && from_libuv(caller);
+  if (t_creating == 0 && !lock_pipe) return;
+  if (lock_pipe) t_forked = false;
   Kind kind = (flags & O_NONBLOCK) ? Kind::kLoop : Kind::kLockPipe;
   if (kind == Kind::kLockPipe) {
     g_lock.lock();
@@ -288,13 +308,9 @@ void own_pipe_created(int fds[2], int flags, const void* caller) {
   }
 }
 
-void own_fds_fork_begin() {
-  t_fork_window = true;
-}
-
-void own_fds_fork_end(bool child) {
-  t_fork_window = false;
-  if (child) new (&g_lock) SpinLock();  // another OS thread may have held it
+void own_fds_after_fork() {
+  new (&g_lock) SpinLock();  // another OS thread may have held it
+  t_forked = true;
 }
 
 void own_fd_temp(int* fd) {

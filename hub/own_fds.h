@@ -27,9 +27,8 @@ int own_loop_fork(uv_loop_t* loop);
 int own_fd_created(int fd, const void* caller);
 void own_pipe_created(int fds[2], int flags, const void* caller);
 
-// fork() runs libuv's child handler, which opens a new signal lock pipe.
-void own_fds_fork_begin();
-void own_fds_fork_end(bool child);
+// In a forked child, before libuv's child handler opens a new signal lock pipe.
+void own_fds_after_fork();
 
 // A descriptor the runtime opens for one call (a pidfd, a signalfd): moved
 // high and hidden; *fd follows it if it has to move again. Release it before
