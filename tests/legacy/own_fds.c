@@ -21,11 +21,15 @@
  *              close()s of those numbers all succeed.
  * exec:        a child exec'd (ls /proc/self/fd, with an empty environment)
  *              lists only 0, 1, 2 and its own directory fd.
+ * daemon:      after a name lookup, daemon(1, 1) (glibc forks inside): the
+ *              child's first socket is fd 3 and its threads work; the child
+ *              prints the rest (the parent is gone).
  * Output is deterministic: fd numbers, counts and verdicts. */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -286,6 +290,21 @@ static void phase_exec(void) {
   close(keep);
 }
 
+static void phase_daemon(void) {
+  printf("daemon\n");
+  struct addrinfo hints, *res = NULL;
+  memset(&hints, 0, sizeof hints);
+  hints.ai_family = AF_INET;
+  printf("  resolved localhost: %s\n", yes(getaddrinfo("localhost", "80", &hints, &res) == 0));
+  if (res) freeaddrinfo(res);
+  fflush(stdout);
+  if (daemon(1, 1) != 0) return;
+  int s = socket(AF_INET, SOCK_STREAM, 0);
+  printf("  in the daemon: first socket: fd %d; open fds from 3 up: %d\n", s, count_open());
+  threads_work("daemon()");
+  close(s);
+}
+
 int main(int argc, char** argv) {
   self_path = argv[0];
   const char* phase = argc > 1 ? argv[1] : "all";
@@ -300,6 +319,7 @@ int main(int argc, char** argv) {
   if (all || strcmp(phase, "proc") == 0) phase_proc();
   if (all || strcmp(phase, "dup2") == 0) phase_dup2();
   if (all || strcmp(phase, "exec") == 0) phase_exec();
+  if (all || strcmp(phase, "daemon") == 0) phase_daemon();
   printf("done\n");
   return 0;
 }
