@@ -37,7 +37,7 @@ struct Slot {
 };
 
 // One pidfd per green thread in waitpid, one signalfd per sigwait, and a few
-// per loop. Past that a descriptor stays where the kernel put it (visible).
+// per loop. Past that a descriptor is moved high but not hidden.
 constexpr int kMaxSlots = 512;
 constexpr int kMaxTop = 1 << 16;  // libuv sizes its watcher array by the highest fd
 constexpr int kArea = 16;         // the first own fds go to [top - kArea, top)
