@@ -7,6 +7,7 @@
 #include <sys/timerfd.h>
 
 #include "hooks/hook.h"
+#include "hub/own_fds.h"
 
 using namespace green;
 
@@ -48,16 +49,18 @@ Deadline ms_deadline(int timeout) {
 
 }  // namespace
 
+// libuv's own epoll fd and eventfd (own_fds.h) are never the program's.
 extern "C" int epoll_create(int size) noexcept {
-  return record(REAL(epoll_create)(size), false);
+  return record(own_fd_created(REAL(epoll_create)(size), __builtin_return_address(0)), false);
 }
 
 extern "C" int epoll_create1(int flags) noexcept {
-  return record(REAL(epoll_create1)(flags), false);
+  return record(own_fd_created(REAL(epoll_create1)(flags), __builtin_return_address(0)), false);
 }
 
 extern "C" int eventfd(unsigned int count, int flags) noexcept {
-  return record(REAL(eventfd)(count, flags), flags & EFD_NONBLOCK);
+  return record(own_fd_created(REAL(eventfd)(count, flags), __builtin_return_address(0)),
+                flags & EFD_NONBLOCK);
 }
 
 extern "C" int timerfd_create(clockid_t clock, int flags) noexcept {

@@ -46,6 +46,13 @@ CASES = [
     Case("stack_guard"),
     Case("pshared_owner"),  # issue 8 item 2: owners of glibc's own mutexes by thread id
     Case("preempt"),  # issue 10: time slices, spinning polls, asynchronous cancellation
+    # issue 8 items 9, 10, 15: a forked child exits after the pool ran, ptrace
+    # and job-control stops reach waitpid, exit with the heap exhausted
+    Case("child_exits"),
+    Case("child_exits", ("heap-self",), status=5),
+    # issue 8 item 8: the runtime's own fds are high, hidden and survive
+    # the program's closing of every fd
+    Case("own_fds"),
 ]
 
 MANY = 1000
