@@ -145,6 +145,7 @@ extern "C" int pthread_join(pthread_t thread, void** retval) {
 extern "C" int pthread_tryjoin_np(pthread_t thread, void** retval) noexcept {
   if (!hook_self()) return REAL(pthread_tryjoin_np)(thread, retval);
   GreenThread* t = find_thread(thread);
+  if (!t && recently_gone(thread)) return EBUSY;  // glibc's answer for a joined thread
   if (!t) return not_a_thread(thread) ? ESRCH : REAL(pthread_tryjoin_np)(thread, retval);
   if (t->state != RunState::kFinished) return EBUSY;
   return join_green(t, retval, kNoDeadline);
@@ -204,6 +205,8 @@ extern "C" int sched_yield() noexcept {
 // supported: the type is recorded and cancellation stays deferred.
 extern "C" int pthread_cancel(pthread_t thread) {
   GreenThread* t = hook_self() ? find_thread(thread) : nullptr;
+  if (!t && hook_self() && not_a_thread(thread))
+    return recently_gone(thread) ? 0 : ESRCH;  // glibc: 0 for a joined thread
   if (!t || t->adopted) return REAL(pthread_cancel)(thread);
   if (t->state == RunState::kFinished) return 0;
   t->cancel_pending = true;

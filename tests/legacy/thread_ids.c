@@ -36,6 +36,8 @@ static void joins(void) {
   printf("pthread_join: %s\n", errname(pthread_join(t, NULL)));
   printf("pthread_join again: %s\n", errname(pthread_join(t, NULL)));
   printf("pthread_detach of the joined thread: %s\n", errname(pthread_detach(t)));
+  printf("pthread_tryjoin_np of it: %s\n", errname(pthread_tryjoin_np(t, NULL)));
+  printf("pthread_cancel of it: %s\n", errname(pthread_cancel(t)));
   pthread_create(&t, NULL, quick, NULL);
   printf("pthread_detach of a running thread: %s\n", errname(pthread_detach(t)));
   msleep(20);
