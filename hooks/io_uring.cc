@@ -37,14 +37,13 @@ Deadline caller_deadline(unsigned flags, const io_uring_getevents_arg* arg) {
 }
 
 // 1: min_complete completions are there; 0: not yet; -1: an error (errno).
-int completions_ready(long fd, unsigned min_complete, unsigned flags,
-                      const io_uring_getevents_arg* caller) {
+int completions_ready(long fd, unsigned min_complete, const io_uring_getevents_arg* caller) {
   __kernel_timespec zero{0, 0};
   io_uring_getevents_arg arg{};
   if (caller) arg = *caller;  // the caller's signal mask, if it gave one
   arg.ts = uintptr_t(&zero);
-  unsigned wait_flags =
-      (flags & ~IORING_ENTER_SQ_WAKEUP) | IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG;
+  // Only the wait: not SQ_WAKEUP, not SQ_WAIT (which could block on a full queue).
+  unsigned wait_flags = IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG;
   long r = kernel_enter(fd, 0, min_complete, wait_flags, &arg, sizeof arg);
   if (r >= 0) return 1;
   return errno == ETIME ? 0 : -1;
@@ -72,7 +71,7 @@ long green::io_uring_enter_syscall(const long a[6]) {
   CancelPoint cp(tls.current);  // natively a signal interrupts the wait: EINTR
   Deadline deadline = caller_deadline(flags, ext);
   for (int64_t backoff = 1000000;; backoff = std::min<int64_t>(backoff * 2, 16000000)) {
-    int ready = completions_ready(fd, min_complete, flags, ext);
+    int ready = completions_ready(fd, min_complete, ext);
     if (ready < 0 && errno == EINVAL && submitted == 0)  // no EXT_ARG (before 5.11)
       return REAL(syscall)(SYS_io_uring_enter, a[0], a[1], a[2], a[3], a[4], a[5]);
     if (ready < 0) return submitted > 0 ? submitted : -1;
