@@ -175,9 +175,15 @@ static void on_usr1(int sig) {
   (void)sig;
 }
 
+static volatile int interrupted;
+
+/* Until the wait has returned: a signal that came before the wait began
+ * would only run the handler. */
 static void* send_usr1(void* arg) {
-  msleep(100);
-  pthread_kill(*(pthread_t*)arg, SIGUSR1);
+  for (int i = 0; i < 50 && !interrupted; i++) {
+    msleep(100);
+    if (!interrupted) pthread_kill(*(pthread_t*)arg, SIGUSR1);
+  }
   return NULL;
 }
 
@@ -200,7 +206,9 @@ static void timed_and_interrupted(void) {
   pthread_create(&t, NULL, send_usr1, &self);
   errno = 0;
   r = sem_wait(&s->ping);
-  printf("sem_wait on it, interrupted by a handled signal: %d %s\n", r, errname(errno));
+  int err = errno;
+  interrupted = 1;
+  printf("sem_wait on it, interrupted by a handled signal: %d %s\n", r, errname(err));
   pthread_join(t, NULL);
   sem_post(&s->ping);
   errno = 0;
