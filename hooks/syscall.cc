@@ -45,6 +45,21 @@ long errno_result(int err) {
   return -1;
 }
 
+// The kernel's ppoll writes the time left back into the timeout, as select
+// does; libc's ppoll leaves it alone.
+long raw_ppoll(const long a[6], sigset_t* set) {
+  auto* timeout = ptr<timespec>(a[2]);
+  int64_t start = monotonic_ns();
+  long r = ppoll(ptr<pollfd>(a[0]), nfds_t(a[1]), timeout, libc_sigset(a[3], set));
+  if (timeout && timeout->tv_nsec >= 0 && timeout->tv_nsec < 1000000000) {
+    int saved = errno;
+    int64_t left = timespec_ns(*timeout) - (monotonic_ns() - start);
+    *timeout = ns_timespec(left > 0 ? left : 0);
+    errno = saved;
+  }
+  return r;
+}
+
 // System call `number` made through its hook; false when it has none (the
 // kernel then takes the call).
 bool green_call(long number, const long a[6], long* result) {
@@ -91,10 +106,9 @@ bool green_call(long number, const long a[6], long* result) {
     case SYS_poll:
       *result = poll(ptr<pollfd>(a[0]), nfds_t(a[1]), int(a[2]));
       return true;
-    case SYS_ppoll:  // the kernel also writes the time left back; libc's ppoll does not
+    case SYS_ppoll:
       if (a[3] && a[4] != kKernelSigsetSize) return false;
-      *result = ppoll(ptr<pollfd>(a[0]), nfds_t(a[1]), ptr<const timespec>(a[2]),
-                      libc_sigset(a[3], &set));
+      *result = raw_ppoll(a, &set);
       return true;
     case SYS_select:
       *result = select(int(a[0]), ptr<fd_set>(a[1]), ptr<fd_set>(a[2]), ptr<fd_set>(a[3]),

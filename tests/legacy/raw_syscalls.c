@@ -66,6 +66,7 @@ static void reads_and_polls(void) {
   r = syscall(SYS_ppoll, &p, 1, &limit, &mask, 8);
   printf("syscall(SYS_ppoll) with a kernel sigset: %ld revents %s\n", r,
          p.revents & POLLIN ? "POLLIN" : "none");
+  printf("  the time left written back: %s\n", yes(limit.tv_sec < 5 && limit.tv_sec >= 3));
   ticker_verdict("it waited", before, 3);
   pthread_join(t, NULL);
   drain();
