@@ -19,8 +19,8 @@
 // broadcasts reach it, pthread_cancel reaches it (glibc's cancellation
 // cleanup undoes its wait), and there is no limit but the OS's. Natively each
 // of those waiters is an OS thread anyway; here an idle helper is kept for the
-// next wait (up to kMaxIdle of them), so a wait costs two switches, not a
-// thread creation.
+// next wait (up to kMaxIdle of them, for kIdleNs), so a wait costs two
+// switches, not a thread creation.
 #include "hub/os_wait.h"
 
 #include <pthread.h>
@@ -39,6 +39,7 @@ namespace {
 
 constexpr size_t kHelperStack = 256 * 1024;  // glibc's wait and its unwinder only
 constexpr size_t kMaxIdle = 32;
+constexpr int64_t kIdleNs = 5000000000;  // an idle helper leaves after 5 s
 
 // Job::state: who decides the job's end. The helper moves it to kFinished
 // when the call returns; the waiting green thread moves it to kCancelling
@@ -81,13 +82,31 @@ struct UnwindGuard {
   }
 };
 
+// Takes h off the idle list; false when a waiting green thread took it first
+// (its job is on the way).
+bool leave_idle(Helper* h) {
+  g_idle_lock.lock();
+  Helper** link = &g_idle;
+  while (*link && *link != h) link = &(*link)->next;
+  bool found = *link == h;
+  if (found) {
+    *link = h->next;
+    g_idle_count--;
+  }
+  g_idle_lock.unlock();
+  return found;
+}
+
+// The next job; null when the helper has been idle for kIdleNs and leaves.
 Job* next_job(Helper* h) {
   ParkOptions options;
   options.what = nullptr;
   for (;;) {
     if (Job* j = h->job.load(std::memory_order_acquire)) return j;
-    park_on(
+    options.deadline = deadline_after(kIdleNs);
+    ParkResult r = park_on(
         &h->job, [h] { return h->job.load() == nullptr; }, options);
+    if (r == ParkResult::kTimeout && leave_idle(h)) return nullptr;
   }
 }
 
@@ -111,6 +130,11 @@ void* helper_main(void* arg) {
   pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
   for (;;) {
     Job* j = next_job(h);
+    if (!j) {
+      pthread_detach(pthread_self());
+      delete h;
+      return nullptr;
+    }
     UnwindGuard guard{j};
     pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, &old);
     int r = j->call();
