@@ -26,6 +26,7 @@ import fnmatch
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 import threading
@@ -329,6 +330,11 @@ def jobs(request):
                 if item.module.__name__ == __name__ and hasattr(item, "callspec")}
     LOGS.mkdir(parents=True, exist_ok=True)
     (LOGS / "summary.txt").write_text("")
+    # A shell's background job starts with SIGINT ignored, and exec keeps
+    # an ignored signal ignored: test_signal's KeyboardInterrupt tests would
+    # fail. A handler here becomes SIG_DFL in every child at its exec.
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     workdir = tempfile.mkdtemp(prefix="green-cpython-")
     pool = ThreadPoolExecutor(JOBS)
     work = []  # (estimated seconds, file, submit)
