@@ -8,16 +8,19 @@
  *        preempted in turn
  * A work unit is a short chain of multiplications (no system call, no libc)
  * followed by a clock_gettime. Each thread notes its own gaps: two units
- * more than GAP_NS apart, so something else had the core in between. A gap
- * of one thread that ends inside a gap of the other is a hand-over of the
- * core from the other to it, a preemption: its cost is measured directly as
+ * more than GAP_NS apart, so something else had the core in between. When
+ * one thread stops, the other runs and stops, and the first resumes while
+ * the other is still stopped, the core was handed over: a preemption; its cost is measured directly as
  * the time from the other's last unit before its gap to this one's first
  * unit after (plus up to about one unit, which the script subtracts), and
  * indirectly as the elapsed time over seq's. Timestamps are taken by each
  * thread of itself, so where exactly a preemption lands does not matter.
  *
  * Prints one line: "MODE elapsed_ns E units U unit_ns N handovers H
- * handover_p10_ns P handover_median_ns M handover_mean_ns A". */
+ * handover_p10_ns P handover_median_ns M handover_mean_ns A gaps G
+ * gap_mean_ns S": gaps counts every stop of either thread, hand-over or not
+ * (in seq: the time slice's signal with nothing else to run, interrupts,
+ * other processes). */
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -26,7 +29,7 @@
 #include <time.h>
 
 #define CHAIN 64
-#define GAP_NS 100000 /* 100 us: far above a unit, far below a time slice */
+#define GAP_NS 10000 /* 10 us: far above a unit, far below a time slice */
 #define MAX_GAPS 65536
 
 static volatile uint64_t sink;
@@ -63,14 +66,21 @@ static void* work(void* arg) {
   return NULL;
 }
 
-/* Hand-overs to b: gaps of b that end inside a gap of a; their durations
- * from a's last unit to b's first go to out. Both lists are in time order. */
+/* Hand-overs to b: b stopped, then a ran and stopped, then b resumed while a
+ * was still stopped (a gap of a that starts inside a gap of b and ends after
+ * it). The times from a's last unit to b's first go to out. Both lists are
+ * in time order. A short stop of b while a waits (an interrupt) is not one:
+ * a's gap began before it. */
 static int handovers(const struct worker* a, const struct worker* b, int64_t* out) {
   int n = 0, i = 0;
   for (int j = 0; j < b->n; j++) {
-    int64_t resumed = b->gaps[j].to;
-    while (i < a->n && a->gaps[i].to <= resumed) i++;
-    if (i < a->n && a->gaps[i].from < resumed) out[n++] = resumed - a->gaps[i].from;
+    const struct gap* g = &b->gaps[j];
+    while (i < a->n && a->gaps[i].from <= g->from) i++;
+    for (int k = i; k < a->n && a->gaps[k].from < g->to; k++)
+      if (a->gaps[k].to > g->to) {
+        out[n++] = g->to - a->gaps[k].from;
+        break;
+      }
   }
   return n;
 }
@@ -108,12 +118,15 @@ int main(int argc, char** argv) {
     n = handovers(&w[0], &w[1], all);
     n += handovers(&w[1], &w[0], all + n);
   }
-  double sum = 0;
+  double sum = 0, gap_sum = 0;
   for (int i = 0; i < n; i++) sum += (double)all[i];
+  int gaps = w[0].n + w[1].n;
+  for (int i = 0; i < 2; i++)
+    for (int j = 0; j < w[i].n; j++) gap_sum += (double)(w[i].gaps[j].to - w[i].gaps[j].from);
   qsort(all, (size_t)n, sizeof all[0], cmp);
   printf("%s elapsed_ns %lld units %ld unit_ns %.1f handovers %d handover_p10_ns %lld "
-         "handover_median_ns %lld handover_mean_ns %.0f\n",
+         "handover_median_ns %lld handover_mean_ns %.0f gaps %d gap_mean_ns %.0f\n",
          argv[1], (long long)elapsed, 2 * units, (double)elapsed / (double)(2 * units), n,
-         (long long)(n ? all[n / 10] : 0), (long long)(n ? all[n / 2] : 0), n ? sum / n : 0.0);
+         (long long)(n ? all[n / 10] : 0), (long long)(n ? all[n / 2] : 0), n ? sum / n : 0.0, gaps, gaps ? gap_sum / gaps : 0.0);
   return 0;
 }
