@@ -1,9 +1,9 @@
 /* The thread-per-connection echo server of tests/legacy/echo_server.c with
  * one more thread that computes without end and never blocks, for
- * bench/slice_bench.py: how long do echoes wait while a CPU-bound thread
- * shares the core? Natively the kernel's scheduler decides; under the
- * preload the time slice (GREEN_TIMESLICE) does. It knows nothing of
- * libgreen.
+ * scripts/bench (echo_bench.py --servers native-cpu,green-cpu): how long do
+ * echoes wait while a CPU-bound thread shares the core? Natively the
+ * kernel's scheduler decides; under the preload the time slice
+ * (GREEN_TIMESLICE) does. It knows nothing of libgreen.
  *
  * usage: cpu_echo_server PORT
  *   Listens on 127.0.0.1:PORT (0 picks a free port), starts the computing

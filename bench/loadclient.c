@@ -23,7 +23,7 @@
  * With --hold SECONDS it stops after the connect phase instead: it prints
  * "connected N SECONDS" on stdout and keeps every connection open and idle
  * until stdin reaches end of file or SECONDS have passed (for measuring the
- * memory of idle connections, bench/idle_bench.py). 
+ * memory of idle connections, bench/idle_bench.py).
  * Only loopback addresses (127.0.0.0/8) are accepted. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>

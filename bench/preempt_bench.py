@@ -20,10 +20,12 @@ and prints medians of two estimates of the cost of one preemption:
             on both sides come to about one), that is the preemption: signal,
             handler, switch through the hub and back out of the handler
             (natively: timer interrupt, kernel context switch).
-  indirect  (par elapsed - seq elapsed) / hand-overs: the same work done in
-            turns costs this much more per preemption. Cache effects count
-            here (the working set is tiny), and so does noise: on a busy
-            machine it is the less reliable of the two."""
+  indirect  (par CPU time - seq CPU time) / hand-overs, the process's CPU
+            time (all its threads, user and system; other processes on the
+            core are not in it): the same work done in turns costs this much
+            more per preemption. Cache effects count here (the working set is
+            tiny), and so does the clock's coarseness: on a busy machine it is
+            the less reliable of the two."""
 import argparse
 import os
 import statistics
@@ -77,7 +79,7 @@ def main():
         n = med(key, "par", "handovers")
         direct = [(r["handover_median_ns"] - unit) / 1e3 for r in res[(key, "par")] if r["handovers"]]
         p10 = [(r["handover_p10_ns"] - unit) / 1e3 for r in res[(key, "par")] if r["handovers"]]
-        indirect = [(par["elapsed_ns"] - seq["elapsed_ns"]) / par["handovers"] / 1e3
+        indirect = [(par["cpu_ns"] - seq["cpu_ns"]) / par["handovers"] / 1e3
                     for par, seq in zip(res[(key, "par")], res[(key, "seq")]) if par["handovers"]]
         f = lambda v: "%.1f" % statistics.median(v) if v else "-"
         cols[key] = ["%.0f" % n, "%.0f" % seq_ms, "%.0f" % par_ms, "%.0f" % unit,
@@ -85,7 +87,7 @@ def main():
                      "%.1f" % (med(key, "seq", "gap_mean_ns") / 1e3)]
     titles = ["preemptions (hand-overs) per par run", "seq: 2 x %s units, one thread, ms" % "{:,}".format(a.units),
               "par: two threads at once, ms", "one work unit, ns", "direct: hand-over median, us",
-              "direct: hand-over 10th percentile, us", "indirect: (par - seq) / preemptions, us",
+              "direct: hand-over 10th percentile, us", "indirect: CPU (par - seq) / preemptions, us",
               "seq: stops of the lone thread (> 10 us)", "seq: mean stop, us"]
     for i, t in enumerate(titles):
         rows.append([t] + [cols[k][i] for k, _ in setups])
@@ -97,7 +99,7 @@ def main():
         if j == 0:
             print("  " + "  ".join("-" * w for w in widths))
     print("  direct: from the last work unit of the thread preempted to the first of the one resumed, less\n"
-          "  one unit; indirect: the extra elapsed time of doing the work in turns, per preemption (noisier).\n"
+          "  one unit; indirect: the extra CPU time of doing the work in turns, per preemption (noisier).\n"
           "  green 1 core: the watchdog that signals runs on the same core (its wake-ups count); 2 cores:\n"
           "  it may run on the other, the green threads still share one OS thread. seq stops: natively\n"
           "  interrupts and other processes; under the preload also the slice's signal, which comes\n"

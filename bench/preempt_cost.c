@@ -1,4 +1,4 @@
-/* The cost of one preemption, for bench/slice_bench.py: plain pthreads, run
+/* The cost of one preemption, for bench/preempt_bench.py: plain pthreads, run
  * natively (the kernel preempts) and under the preload (GREEN_TIMESLICE
  * preempts). It knows nothing of libgreen.
  *
@@ -10,18 +10,20 @@
  * followed by a clock_gettime. Each thread notes its own gaps: two units
  * more than GAP_NS apart, so something else had the core in between. When
  * one thread stops, the other runs and stops, and the first resumes while
- * the other is still stopped, the core was handed over: a preemption; its cost is measured directly as
- * the time from the other's last unit before its gap to this one's first
- * unit after (plus up to about one unit, which the script subtracts), and
- * indirectly as the elapsed time over seq's. Timestamps are taken by each
- * thread of itself, so where exactly a preemption lands does not matter.
+ * the other is still stopped, the core was handed over: a preemption. Its
+ * cost is measured directly, as the time from the other's last unit before
+ * its gap to this one's first unit after (plus about one unit, which the
+ * script subtracts), and indirectly, as the CPU time over seq's. Each
+ * thread takes its own timestamps, so where exactly a preemption lands does
+ * not matter.
  *
  * Prints one line: "MODE elapsed_ns E units U unit_ns N handovers H
  * handover_p10_ns P handover_median_ns M handover_mean_ns A gaps G
- * gap_mean_ns S": gaps counts every stop of either thread, hand-over or not
- * (in seq: the time slice's signal with nothing else to run, interrupts,
- * other processes). */
+ * gap_mean_ns S cpu_ns C" (C: the process's CPU time): gaps counts every stop of either thread,
+ * hand-over or not (in seq: the time slice's signal with nothing else to run, interrupts, other
+ * processes). */
 #include <pthread.h>
+#include <sys/resource.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -111,6 +113,10 @@ int main(int argc, char** argv) {
     }
   for (int i = 0; i < 1 + par; i++) pthread_join(t[i], NULL);
   int64_t elapsed = now_ns() - start;
+  struct rusage ru; /* CPU time: the other processes' share of the core is not in it */
+  getrusage(RUSAGE_SELF, &ru);
+  int64_t cpu = ((int64_t)ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000LL +
+                ((int64_t)ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000LL;
 
   static int64_t all[2 * MAX_GAPS];
   int n = 0;
@@ -124,9 +130,11 @@ int main(int argc, char** argv) {
   for (int i = 0; i < 2; i++)
     for (int j = 0; j < w[i].n; j++) gap_sum += (double)(w[i].gaps[j].to - w[i].gaps[j].from);
   qsort(all, (size_t)n, sizeof all[0], cmp);
-  printf("%s elapsed_ns %lld units %ld unit_ns %.1f handovers %d handover_p10_ns %lld "
-         "handover_median_ns %lld handover_mean_ns %.0f gaps %d gap_mean_ns %.0f\n",
-         argv[1], (long long)elapsed, 2 * units, (double)elapsed / (double)(2 * units), n,
-         (long long)(n ? all[n / 10] : 0), (long long)(n ? all[n / 2] : 0), n ? sum / n : 0.0, gaps, gaps ? gap_sum / gaps : 0.0);
+  printf(
+      "%s elapsed_ns %lld units %ld unit_ns %.1f handovers %d handover_p10_ns %lld "
+      "handover_median_ns %lld handover_mean_ns %.0f gaps %d gap_mean_ns %.0f cpu_ns %lld\n",
+      argv[1], (long long)elapsed, 2 * units, (double)elapsed / (double)(2 * units), n,
+      (long long)(n ? all[n / 10] : 0), (long long)(n ? all[n / 2] : 0), n ? sum / n : 0.0, gaps,
+      gaps ? gap_sum / gaps : 0.0, (long long)cpu);
   return 0;
 }
