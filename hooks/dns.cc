@@ -37,9 +37,10 @@ struct HostBuffer {
   char data[8192];
 };
 
+// Made on first use, per green thread (the main thread's lives as long as
+// the process): a thread_local one would be 8 KiB in every green thread's
+// TLS block, touched or not, since glibc zeroes each block whole.
 HostBuffer* host_buffer(GreenThread* self) {
-  static thread_local HostBuffer adopted_buffer;  // the main thread's, as natively
-  if (self->adopted) return &adopted_buffer;
   if (!self->host_buffer) self->host_buffer = calloc(1, sizeof(HostBuffer));
   return static_cast<HostBuffer*>(self->host_buffer);
 }

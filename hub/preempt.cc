@@ -16,6 +16,7 @@
 #include <algorithm>
 
 #include "hub/hub.h"
+#include "hub/log.h"
 #include "hub/monitor.h"
 #include "hub/tcb.h"
 
@@ -139,6 +140,12 @@ void on_preempt_signal(int sig, siginfo_t* info, void* context) {
   }
   int saved_errno = errno;
   g_preempt_stats.preempted.fetch_add(1, std::memory_order_relaxed);
+  if (!self->preempted_once) {
+    self->preempted_once = true;
+    // In the program's own code here, not inside libc: formatting is safe.
+    log_line(LogLevel::kDebug, "green thread %d \"%s\" preempted after a %lld ms time slice",
+             self->tid, self->name, (long long)(g_timeslice_ns / 1000000));
+  }
   preempt_yield();
   async_cancellation_point();
   // Others ran meanwhile and may have changed the OS thread's mask (a thread
@@ -228,10 +235,11 @@ void look_at(Hub* h, Watch* w) {
   syscall(SYS_tgkill, getpid(), h->kernel_tid, kPreemptSignal);
 }
 
-// Often enough for both: half a slice, a quarter of the monitor's limit.
+// Often enough for both: a quarter of a slice (a slice then ends within a
+// quarter of its length), a quarter of the monitor's limit.
 timespec tick() {
   int64_t ns = 1000000000;
-  if (g_timeslice_ns) ns = std::min<int64_t>(ns, g_timeslice_ns / 2);
+  if (g_timeslice_ns) ns = std::min<int64_t>(ns, g_timeslice_ns / 4);
   if (g_monitor_ns) ns = std::min<int64_t>(ns, g_monitor_ns / 4);
   ns = std::max<int64_t>(ns, 1000000);
   return timespec{time_t(ns / 1000000000), long(ns % 1000000000)};

@@ -2,7 +2,7 @@
 // parking is preempted, as the kernel would deschedule a native thread.
 //
 // A watchdog (a real OS thread, made with the real pthread_create) looks at
-// each hub's switch counter every half slice. When it has not moved for a
+// each hub's switch counter every quarter slice. When it has not moved for a
 // whole slice while a green thread runs, and the hub's OS thread is running
 // (not asleep in a system call, which a signal would only interrupt), it
 // sends the hub's OS thread kPreemptSignal. The handler runs on the

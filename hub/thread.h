@@ -47,6 +47,7 @@ struct GreenThread {
   bool cancel_pending = false;   // pthread_cancel: acted on at the next cancellation point
   bool cancel_disabled = false;  // pthread_setcancelstate(PTHREAD_CANCEL_DISABLE)
   bool cancel_async = false;     // pthread_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS)
+  bool preempted_once = false;   // GREEN_LOG=debug names a thread at its first preemption
   int in_cancel_point = 0;       // inside a call that is a cancellation point
   void* cleanup_top = nullptr;   // C cleanup handlers (pthread_cleanup_push), newest first
   uint64_t pending_signals = 0;  // pthread_kill: handlers to run on this thread's stack

@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <csignal>
+#include <cstdio>
 #include <cstring>
 
 namespace green {
@@ -11,17 +12,17 @@ namespace {
 constexpr size_t kMinStack = 16 * 1024;
 constexpr size_t kMaxStack = size_t(1) << 30;
 
-Config g_config{.stack_size = 0,
-                .deadlock_abort = false,
-                .pool_size = 16,
-                .file_io_pool = false,
-                .native_stdio = false,
-                .shared_tls = false,
-                .timeslice_ms = 10,
-                .log_level = 2,
-                .monitor_ms = 0,
-                .dump_signal = 0,
-                .stats = ""};
+constinit Config g_config{.stack_size = 0,
+                          .deadlock_abort = false,
+                          .pool_size = 16,
+                          .file_io_pool = false,
+                          .native_stdio = false,
+                          .shared_tls = false,
+                          .timeslice_ms = 10,
+                          .log_level = 2,
+                          .monitor_ms = 0,
+                          .dump_signal = 0,
+                          .stats = {}};
 
 std::string invalid(const ConfigVar& var, const char* text) {
   return std::string("libgreen: ") + var.name + "='" + text + "' is not valid: expected " +
@@ -74,7 +75,7 @@ const ConfigVar kConfigVars[] = {
      "off", "dump-signal", nullptr},
     {"GREEN_STATS",
      "off, 1 (a table of the runtime's counters on stderr at exit) or a file path ending in "
-     ".json (the same counters as JSON)",
+     ".json, under 512 bytes (the same counters as JSON)",
      "off", "stats", "1"},
 };
 const size_t kConfigVarCount = sizeof kConfigVars / sizeof kConfigVars[0];
@@ -189,15 +190,16 @@ bool parse_dump_signal(const char* text, Config* c) {
 bool parse_stats(const char* text, Config* c) {
   std::string t(text);
   if (t == "off") {
-    c->stats.clear();
+    c->stats[0] = '\0';
     return true;
   }
   if (t == "1") {
-    c->stats.assign(1, '-');  // (not = "-": GCC 12 warns wrongly of an overlap)
+    snprintf(c->stats, sizeof c->stats, "-");
     return true;
   }
   if (t.size() <= 5 || t.compare(t.size() - 5, 5, ".json") != 0) return false;
-  c->stats = t;
+  if (t.size() >= sizeof c->stats) return false;
+  snprintf(c->stats, sizeof c->stats, "%s", text);
   return true;
 }
 

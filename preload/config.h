@@ -18,7 +18,11 @@ struct Config {
   int log_level;        // GREEN_LOG: 0 debug, 1 info, 2 warn, 3 error, 4 off
   int monitor_ms;       // GREEN_MONITOR_MS (0: off)
   int dump_signal;      // GREEN_DUMP_SIGNAL (0: off)
-  std::string stats;    // GREEN_STATS: "" off, "-" a table on stderr, else a JSON file
+  // GREEN_STATS: "" off, "-" a table on stderr, else a JSON file. A plain
+  // array: the configuration must be constant-initialised, since the
+  // preload's constructor fills it before other static initialisers run,
+  // and it is read by exit handlers after static destructors.
+  char stats[512];
 };
 
 struct ConfigVar {

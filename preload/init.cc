@@ -37,7 +37,7 @@ pid_t g_started_as = 0;
 // GREEN_STATS: at exit of the process that started under it (a forked
 // child that exits does not write over its parent's figures).
 void report_stats() {
-  if (getpid() == g_started_as) green::stats_report(green::config().stats.c_str());
+  if (getpid() == g_started_as) green::stats_report(green::config().stats);
 }
 
 __attribute__((constructor(101))) void green_init() {
@@ -76,7 +76,7 @@ __attribute__((constructor(101))) void green_init() {
   __libc_single_threaded = 0;
   green::g_adopt_main_thread = true;
   // Registered before the program's own exit handlers, so they run after them.
-  if (!config.stats.empty()) atexit(report_stats);
+  if (config.stats[0]) atexit(report_stats);
   atexit(green::hold_streams_at_exit);
   // In every forked child, ours or glibc's own (daemon()), before libuv's
   // child handler (registered at the first loop) and the program's.
