@@ -144,6 +144,10 @@ void poll_loop(Hub* h) {
   h->in_uv_run = true;
   uv_run(&h->loop, h->ready_head || h->preempted_head ? UV_RUN_NOWAIT : UV_RUN_ONCE);
   h->in_uv_run = false;
+  int timeout_ms = uv_backend_timeout(&h->loop);
+  h->next_deadline.store(
+      timeout_ms < 0 ? INT64_MAX : monotonic_ns() + int64_t(timeout_ms) * 1000000,
+      std::memory_order_relaxed);
   // Preempted threads queue up behind what the poll made ready.
   while (GreenThread* t = h->preempted_head) {
     h->preempted_head = t->next_ready;
@@ -190,6 +194,8 @@ void start_timer(GreenThread* t, Deadline deadline) {
     t->timer->data = t;
   }
   t->deadline = deadline;
+  if (deadline < h->next_deadline.load(std::memory_order_relaxed))
+    h->next_deadline.store(deadline, std::memory_order_relaxed);
   uv_update_time(&h->loop);
   int64_t left = deadline - monotonic_ns();
   uint64_t ms = left <= 0 ? 0 : uint64_t((left + 999999) / 1000000);

@@ -32,6 +32,9 @@ struct Hub {
   void* stack_frames[kStackFrames];
   int stack_depth = 0;
   std::atomic<bool> dump_requested{false};  // GREEN_DUMP_SIGNAL came
+  // The earliest park deadline the hub knows of (monotonic ns): the watchdog
+  // ends a long run early when it is due (hub/preempt.h).
+  std::atomic<int64_t> next_deadline{INT64_MAX};
   void* asan_fake_stack = nullptr;
   GreenThread* adopted = nullptr;
   GreenThread* ready_head = nullptr;

@@ -1,6 +1,7 @@
 #include "hub/preempt.h"
 
 #include <link.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/syscall.h>
@@ -216,7 +217,22 @@ int64_t now_ns() {
   return int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
 
-void look_at(Hub* h, Watch* w) {
+// Something for the hub to do: I/O ready on its epoll fd, or a park
+// deadline due (the thread it wakes would natively preempt a thread that
+// has run its share, as the kernel's wake-up preemption does).
+bool hub_has_work(Hub* h, int64_t now) {
+  if (now >= h->next_deadline.load(std::memory_order_relaxed)) return true;
+  pollfd p{h->loop.backend_fd, POLLIN, 0};
+  return poll(&p, 1, 0) > 0;
+}
+
+// What the kernel would call the wake-up granularity: a thread that has
+// run this long gives way to a woken one.
+constexpr int64_t kWakeupGranularityNs = 1000000;
+
+// True while a thread has run long without a switch (the watchdog then
+// looks more often).
+bool look_at(Hub* h, Watch* w) {
   int64_t now = now_ns();
   uint64_t switches = h->switches.load(std::memory_order_relaxed);
   bool running = h->green_running.load(std::memory_order_relaxed);
@@ -224,35 +240,45 @@ void look_at(Hub* h, Watch* w) {
   if (switches != w->last || !running) {
     w->last = switches;
     w->since_ns = now;
-    return;
+    return false;
   }
-  // A whole slice without a switch: ask, and again every half slice.
-  if (!g_timeslice_ns || now - w->since_ns < g_timeslice_ns ||
-      now - w->asked_ns < g_timeslice_ns / 2 || !os_thread_running(h->kernel_tid))
-    return;
-  w->asked_ns = now;
-  h->preempt_at.store(switches);
-  syscall(SYS_tgkill, getpid(), h->kernel_tid, kPreemptSignal);
+  if (!g_timeslice_ns) return false;
+  int64_t ran = now - w->since_ns;
+  // A whole slice without a switch, or a shorter run while the hub has work:
+  // ask, and again every half slice until it switches.
+  bool over = ran >= g_timeslice_ns ||
+              (ran >= kWakeupGranularityNs && ran >= g_timeslice_ns / 10 && hub_has_work(h, now));
+  if (over &&
+      now - w->asked_ns >= std::min<int64_t>(g_timeslice_ns / 2, kWakeupGranularityNs * 2) &&
+      os_thread_running(h->kernel_tid)) {
+    w->asked_ns = now;
+    h->preempt_at.store(switches);
+    syscall(SYS_tgkill, getpid(), h->kernel_tid, kPreemptSignal);
+  }
+  return ran >= kWakeupGranularityNs;
 }
 
 // Often enough for both: a quarter of a slice (a slice then ends within a
-// quarter of its length), a quarter of the monitor's limit.
-timespec tick() {
+// quarter of its length), a quarter of the monitor's limit; every
+// millisecond while a thread runs long, for the wake-up check.
+timespec tick(bool busy) {
   int64_t ns = 1000000000;
-  if (g_timeslice_ns) ns = std::min<int64_t>(ns, g_timeslice_ns / 4);
+  if (g_timeslice_ns) ns = std::min<int64_t>(ns, busy ? kWakeupGranularityNs : g_timeslice_ns / 4);
   if (g_monitor_ns) ns = std::min<int64_t>(ns, g_monitor_ns / 4);
-  ns = std::max<int64_t>(ns, 1000000);
+  ns = std::max<int64_t>(ns, 500000);
   return timespec{time_t(ns / 1000000000), long(ns % 1000000000)};
 }
 
 void* watchdog(void*) {
   Watch watches[kMaxHubs];
-  timespec period = tick();
+  bool busy = false;
   for (;;) {
+    timespec period = tick(busy);
     clock_nanosleep(CLOCK_MONOTONIC, 0, &period, nullptr);
+    busy = false;
     int n = g_hub_count.load();
     for (int i = 0; i < n; i++)
-      if (Hub* h = g_hubs[i].load()) look_at(h, &watches[i]);
+      if (Hub* h = g_hubs[i].load()) busy |= look_at(h, &watches[i]);
   }
   return nullptr;
 }
