@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "hub/fiber_stack.h"
 #include "hub/hub.h"
 #include "hub/log.h"
 #include "hub/preempt.h"
@@ -225,15 +226,45 @@ void describe_wait(const GreenThread* t, char* out, size_t size) {
 
 }  // namespace
 
+// "at f+0x12 < g+0x40 < ...": the suspended thread's frames, innermost
+// first, without the runtime's own (the park that suspended it).
+void describe_stack(const GreenThread* t, char* out, size_t size) {
+  out[0] = '\0';
+  if (t->state == RunState::kFinished || t->state == RunState::kRunning) return;
+  void* frames[24];
+  int n = fiber_backtrace(t->ctx, frames, 24);
+  size_t used = 0;
+  int shown = 0;
+  for (int i = 0; i < n && shown < 8 && used + 1 < size; i++) {
+    Dl_info info;
+    if (!dladdr(frames[i], &info)) continue;
+    if (info.dli_fname && strstr(info.dli_fname, "libgreen.so")) continue;
+    if (info.dli_fname && strstr(info.dli_fname, "libboost_context")) continue;
+    int w;
+    if (info.dli_sname)
+      w = snprintf(out + used, size - used, "%s%s+%#lx", shown ? " < " : " at ", info.dli_sname,
+                   (unsigned long)(uintptr_t(frames[i]) - uintptr_t(info.dli_saddr)));
+    else
+      w = snprintf(out + used, size - used, "%s%s+%#lx", shown ? " < " : " at ",
+                   info.dli_fname ? strrchr(info.dli_fname, '/') + 1 : "?",
+                   (unsigned long)(uintptr_t(frames[i]) - uintptr_t(info.dli_fbase)));
+    if (w < 0) break;
+    used += size_t(w);
+    shown++;
+  }
+  if (used >= size) out[size - 1] = '\0';
+}
+
 void dump_threads(Hub* h) {
   uint64_t now = uv_hrtime();
   log_line(LogLevel::kError, "dump: %zu green threads (%zu alive)", h->threads.size(), h->live);
   for (auto& [id, t] : h->threads) {
-    char wait[128];
+    char wait[128], stack[512];
     describe_wait(t, wait, sizeof wait);
+    describe_stack(t, stack, sizeof stack);
     long long ms = t->state_since ? (long long)((now - t->state_since) / 1000000) : -1;
-    log_line(LogLevel::kError, "dump:   thread %d \"%s\" %s%s, for %lld ms",
-             t->tid ? t->tid : h->kernel_tid, thread_name(t), state_name(t), wait, ms);
+    log_line(LogLevel::kError, "dump:   thread %d \"%s\" %s%s, for %lld ms%s",
+             t->tid ? t->tid : h->kernel_tid, thread_name(t), state_name(t), wait, ms, stack);
   }
 }
 

@@ -138,6 +138,9 @@ def test_dump_lists_every_thread_and_the_program_goes_on():
     assert '"napper" parked sleeping' in text, r.describe()
     assert '"locker" parked waiting on mutex' in text, r.describe()
     assert '"main"' in text, r.describe()
+    # each parked thread's stack, from where its fiber was suspended
+    main_line = [l for l in lines if '"main"' in l][0]
+    assert " at " in main_line and "__libc_start_main" in main_line, r.describe()
 
 
 # ---- statistics ----
