@@ -100,6 +100,10 @@ def make_servers(build):
         "green-slice-10": Server("green-slice-10", "green, GREEN_TIMESLICE=10", [echo],
                                  env={"LD_PRELOAD": preload, "GREEN_TIMESLICE": "10"},
                                  needs=[echo, preload]),
+        # Issue 11: the blocking monitor's cost (the watchdog looks every 25 ms).
+        "green-monitor": Server("green-monitor", "green, GREEN_MONITOR_MS=100", [echo],
+                                env={"LD_PRELOAD": preload, "GREEN_MONITOR_MS": "100"},
+                                needs=[echo, preload]),
         # bench/cpu_echo_server.c: echo_server plus one thread computing forever.
         "native-cpu": Server("native-cpu", "native + CPU-bound thread", [cpu_echo], needs=[cpu_echo]),
         "green-cpu": Server("green-cpu", "green + CPU-bound thread, slice 10 ms", [cpu_echo],
@@ -603,7 +607,8 @@ def parse_args(argv):
     p.add_argument("--conns", default="1000,5000", help="comma-separated connection counts (default 1000,5000)")
     p.add_argument("--servers", default="native,green,stdio,epoll,gevent,go",
                    help="comma-separated, from: native, green, stdio, epoll, gevent, go; the "
-                   "variants green-tls-shared, green-tls-private, green-slice-off, green-slice-10; "
+                   "variants green-tls-shared, green-tls-private, green-slice-off, green-slice-10, "
+                   "green-monitor; "
                    "native-cpu, green-cpu (bench/cpu_echo_server.c: one more thread computing)")
     p.add_argument("--rounds", type=int, default=3, help="interleaved rounds per server (default 3)")
     p.add_argument("--duration", type=float, default=5.0, help="measured seconds per trial (default 5)")
