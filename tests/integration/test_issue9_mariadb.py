@@ -178,11 +178,12 @@ def run_mariadb(preload):
         r_slap, averages = slap(server, budget)
         slap_threads = server.sampler.peak
         failed, per_client = writers(server, budget)
+        names = server.thread_names()
         r_down, status = shutdown(server, budget)
         log = server.error_log()
         how = "under the preload" if preload else "natively"
         report = (f"mariadbd {how}: {at_start} OS threads at start, peak {server.sampler.peak} "
-                  f"({slap_threads} during mariadb-slap; now {server.thread_names()}); "
+                  f"({slap_threads} during mariadb-slap; after the writers {names}); "
                   f"mariadb-slap averages (50, 200 clients) {averages} s; "
                   f"exit status after shutdown {status}; {time.monotonic() - start:.1f} s\n"
                   f"{r_slap.describe()}\n" + "\n".join(failed[:5]) +
