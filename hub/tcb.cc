@@ -246,6 +246,7 @@ ptrdiff_t probe_tcache(char* probe, const TlsBlock& libc) {
 Tcache g_full_cache;
 
 void free_tcache(char* tp) {
+  if (!g.tcache) return;  // malloc is not glibc's
   auto*& slot = *reinterpret_cast<Tcache**>(tp + g.tcache);
   Tcache* cache = slot;
   if (!cache || cache == &g_full_cache) return;
@@ -259,8 +260,17 @@ void free_tcache(char* tp) {
   free(cache);
 }
 
+// Is malloc glibc's? A program linked with another allocator (jemalloc,
+// tcmalloc) never fills glibc's cache: nothing to find, nothing to free.
+bool malloc_is_glibcs() {
+  Dl_info info;
+  void* fn = dlsym(RTLD_DEFAULT, "malloc");
+  return fn && dladdr(fn, &info) && info.dli_fname && strstr(info.dli_fname, "/libc.so.6");
+}
+
 bool find_tcache(const char** why) {
   for (uint16_t& count : g_full_cache.counts) count = UINT16_MAX;
+  if (!malloc_is_glibcs()) return true;  // g.tcache stays 0: free_tcache does nothing
   TlsBlock libc;
   dl_iterate_phdr(find_libc_block, &libc);
   size_t bytes = g.reserve + 4096;
