@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "hub/hub.h"
+#include "hub/signal.h"
 #include "hub/runtime.h"
 
 namespace green {
@@ -293,6 +294,8 @@ WakeReason wait_fds(FdWait* waits, int count, Deadline deadline, bool interrupti
     unlink(w);
     if (w->woken && w->entry->generation == w->generation) w->entry->in_flight--;
   }
+  // No longer waiting: the handler may longjmp or exit the thread.
+  if (why == WakeReason::kSignal) why = signal_interrupted_wait(self);
   return why;
 }
 

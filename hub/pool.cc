@@ -1,5 +1,6 @@
 #include "hub/pool.h"
 
+#include <signal.h>
 #include <uv.h>
 
 #include <cerrno>
@@ -19,7 +20,7 @@ struct PoolWork {
   uv_work_t req;
   FunctionRef<void()> work;
   GreenThread* thread;
-  int error = 0;
+  int error = 0;  // the caller's errno, then the work's
   bool done = false;
 };
 
@@ -52,6 +53,7 @@ void run_on_pool(FunctionRef<void()> work) {
   PoolWork w;
   w.work = work;
   w.thread = self;
+  w.error = errno;  // work that succeeds leaves it alone
   w.req.data = &w;
   {
     RuntimeScope runtime;
@@ -61,11 +63,19 @@ void run_on_pool(FunctionRef<void()> work) {
       started = first = true;
       size_pool_once();
     }
+    // The pool's threads start inside the first uv_queue_work and inherit
+    // this mask: every signal blocked, so that none is delivered to them
+    // (a handler must run on a thread of the program).
+    sigset_t all, old;
+    if (first) {
+      sigfillset(&all);
+      pthread_sigmask(SIG_SETMASK, &all, &old);
+    }
     uv_queue_work(
         &self->hub->loop, &w.req,
         [](uv_work_t* req) {
           auto* w = static_cast<PoolWork*>(req->data);
-          errno = 0;
+          errno = w->error;
           w->work();
           w->error = errno;
         },
@@ -74,7 +84,10 @@ void run_on_pool(FunctionRef<void()> work) {
           w->done = true;
           unpark(w->thread, WakeReason::kExplicit);
         });
-    if (first) unset_pool_size();
+    if (first) {
+      pthread_sigmask(SIG_SETMASK, &old, nullptr);
+      unset_pool_size();
+    }
   }
   while (!w.done) park(kNoDeadline, false);
   errno = w.error;

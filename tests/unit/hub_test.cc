@@ -7,6 +7,7 @@
 
 #include "hub/clock.h"
 #include "hub/hub.h"
+#include "hub/signal.h"
 
 using namespace std::chrono_literals;
 
@@ -135,12 +136,8 @@ namespace {
 
 // Stands in for the preload's signal runner (hooks/signal.cc): each pending
 // signal's "handler" just counts, without SA_RESTART.
-void count_pending(green::GreenThread* t) {
-  while (t->pending_signals) {
-    t->pending_signals &= t->pending_signals - 1;
-    t->own_signals++;
-    t->own_no_restart = t->own_signals;
-  }
+int count_one(green::GreenThread*, int, const siginfo_t*) {
+  return 2;
 }
 
 }  // namespace
@@ -150,8 +147,8 @@ void count_pending(green::GreenThread* t) {
 // its next park; one that came before a call does not interrupt it.
 TEST(Hub, SignalBetweenTwoParksOfACallInterruptsItsNextPark) {
   green::adopt_current_thread();
-  auto* saved_runner = green::g_signal_runner;
-  green::g_signal_runner = count_pending;
+  auto* saved_runner = green::g_handler_runner;
+  green::g_handler_runner = count_one;
   green::GreenThread* waiter = nullptr;
   green::WakeReason in_call = green::WakeReason::kNone, outside = green::WakeReason::kNone;
   green::Thread a = green::spawn([&] {
@@ -166,13 +163,13 @@ TEST(Hub, SignalBetweenTwoParksOfACallInterruptsItsNextPark) {
     outside = green::park(green::deadline_after(1'000'000), true);
   });
   green::Thread b = green::spawn([&] {
-    waiter->pending_signals |= 1;
+    green::signal_for_thread(waiter, SIGUSR1);
     green::yield();
-    waiter->pending_signals |= 1;
+    green::signal_for_thread(waiter, SIGUSR1);
   });
   a.join();
   b.join();
-  green::g_signal_runner = saved_runner;
+  green::g_handler_runner = saved_runner;
   EXPECT_EQ(in_call, green::WakeReason::kSignal);
   EXPECT_EQ(outside, green::WakeReason::kTimeout);
 }
