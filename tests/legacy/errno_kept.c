@@ -40,13 +40,13 @@ static void report(const char* where, const char* what, int ok, int err) {
 }
 
 /* ok: the expression that must hold for the call to have succeeded. */
-#define CHECK(what, call, ok)                 \
-  do {                                        \
-    errno = MARK;                             \
-    long r_ = (long)(call);                   \
-    int e_ = errno;                           \
-    report(where, what, (ok), e_);            \
-    (void)r_;                                 \
+#define CHECK(what, call, ok)      \
+  do {                             \
+    errno = MARK;                  \
+    long r_ = (long)(call);        \
+    int e_ = errno;                \
+    report(where, what, (ok), e_); \
+    (void)r_;                      \
   } while (0)
 #define R r_
 
@@ -58,8 +58,14 @@ static void* nothing(void* arg) {
   return arg;
 }
 
-static void once_routine(void) {
+/* Stays alive until the creator unlocks the gate. */
+static void* gated(void* arg) {
+  pthread_mutex_lock(arg);
+  pthread_mutex_unlock(arg);
+  return NULL;
 }
+
+static void once_routine(void) {}
 
 static void signal_calls(const char* where) {
   sigset_t set, old;
@@ -286,13 +292,16 @@ static void sync_calls(const char* where) {
 
 static void thread_calls(const char* where) {
   pthread_t t;
-  CHECK("pthread_create", pthread_create(&t, NULL, nothing, NULL), R == 0);
+  pthread_mutex_t gate = PTHREAD_MUTEX_INITIALIZER;
+  pthread_mutex_lock(&gate);
+  CHECK("pthread_create", pthread_create(&t, NULL, gated, &gate), R == 0);
   CHECK("pthread_setname_np", pthread_setname_np(t, "worker"), R == 0);
   char name[16];
   CHECK("pthread_getname_np", pthread_getname_np(t, name, sizeof name), R == 0);
   pthread_attr_t attr;
   CHECK("pthread_getattr_np", pthread_getattr_np(t, &attr), R == 0);
   pthread_attr_destroy(&attr);
+  pthread_mutex_unlock(&gate);
   CHECK("pthread_join", pthread_join(t, NULL), R == 0);
   pthread_create(&t, NULL, nothing, NULL);
   CHECK("pthread_detach", pthread_detach(t), R == 0);
