@@ -20,6 +20,9 @@ namespace {
 
 struct sigaction g_user[NSIG];  // the program's actions for wrapped signals
 std::atomic<bool> g_wrapped[NSIG];
+// Held with SA_RESETHAND: the kernel has reset the action, but the handler
+// still runs once, when a thread takes the signal.
+std::atomic<bool> g_once[NSIG];
 
 // A fault the kernel raised on the instruction that caused it: its handler
 // must run at once, wherever it arrived (returning would fault again).
@@ -49,8 +52,12 @@ void wrapper(int sig, siginfo_t* info, void* context) {
   GreenThread* t = nullptr;
   if (signal_on_hub_thread()) {
     t = signal_safe_thread();
-    if (!synchronous(sig, info) && (!t || (sigset_bits(t->sigmask) & sig_bit(sig)))) {
-      signal_hold(sig, info, t && for_this_thread(sig, info) ? t : nullptr);
+    bool own = for_this_thread(sig, info);
+    GreenThread* target = own ? t : signal_process_target(t, sig);
+    if (!synchronous(sig, info) &&
+        (!t || target != t || (sigset_bits(t->sigmask) & sig_bit(sig)))) {
+      if (act.sa_flags & SA_RESETHAND) g_once[sig].store(true);
+      signal_hold(sig, info, t && own ? t : nullptr);
       return;
     }
   }
@@ -97,13 +104,13 @@ void default_action(int sig) {
 
 // Runs sig's action on t, the caller (g_handler_runner).
 int run_action(GreenThread* t, int sig, const siginfo_t* info) {
-  struct sigaction act = current_action(sig);
+  struct sigaction act = g_once[sig].exchange(false) ? g_user[sig] : current_action(sig);
   if (ignored(act, sig)) return 0;
   if (!(act.sa_flags & SA_SIGINFO) && act.sa_handler == SIG_DFL) {
     default_action(sig);
     return 0;
   }
-  if (act.sa_flags & SA_RESETHAND) {
+  if ((act.sa_flags & SA_RESETHAND) && g_wrapped[sig].load()) {
     struct sigaction dfl;
     memset(&dfl, 0, sizeof dfl);
     dfl.sa_handler = SIG_DFL;

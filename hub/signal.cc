@@ -50,6 +50,20 @@ void kick(GreenThread* t) {
   if (t->state == RunState::kParked) unpark(t, WakeReason::kSignal);
 }
 
+// The thread a process signal goes to, as the kernel chooses: the main
+// thread when it does not block it, else another that does not; one that
+// can run the handler soon (not parked in a lock or a join) first.
+GreenThread* pick_thread(Hub* h, int sig) {
+  if (!finished(h->adopted) && !blocks(h->adopted, sig)) return h->adopted;
+  GreenThread* fallback = nullptr;
+  for (auto& [id, t] : h->threads) {
+    if (finished(t) || blocks(t, sig)) continue;
+    if (t->state != RunState::kParked || t->interruptible) return t;
+    if (!fallback) fallback = t;
+  }
+  return fallback;
+}
+
 // Held signals become pending: for their thread, or for the process.
 void collect_held() {
   if (!on_signal_hub() || g_held.load(std::memory_order_acquire) == 0) return;
@@ -66,6 +80,7 @@ void collect_held() {
     }
     g_process_pending |= sig_bit(sig);
     g_process_info[sig] = g_held_info[sig];
+    if (GreenThread* to = pick_thread(signal_hub(), sig)) kick(to);
   }
 }
 
@@ -73,21 +88,14 @@ uint64_t process_pending_for(const GreenThread* t) {
   return t->hub == signal_hub() ? g_process_pending : 0;
 }
 
-// The thread a process signal goes to, as the kernel chooses: the main
-// thread when it does not block it, else another that does not; one that
-// can run the handler soon (not parked in a lock or a join) first.
-GreenThread* pick_thread(Hub* h, int sig) {
-  GreenThread* fallback = nullptr;
-  auto consider = [&](GreenThread* t) {
-    if (finished(t) || blocks(t, sig)) return false;
-    if (t->state != RunState::kParked || t->interruptible) return true;
-    if (!fallback) fallback = t;
-    return false;
-  };
-  if (consider(h->adopted)) return h->adopted;
-  for (auto& [id, t] : h->threads)
-    if (consider(t)) return t;
-  return fallback;
+// The process's pending signals that t takes: those it is the thread for.
+uint64_t process_due_for(GreenThread* t) {
+  uint64_t due = 0;
+  for (uint64_t bits = process_pending_for(t) & ~sigset_bits(t->sigmask); bits; bits &= bits - 1) {
+    int sig = __builtin_ctzll(bits) + 1;
+    if (pick_thread(t->hub, sig) == t) due |= sig_bit(sig);
+  }
+  return due;
 }
 
 siginfo_t thread_info(int sig) {
@@ -111,7 +119,7 @@ int take_due(GreenThread* t, siginfo_t* info) {
     *info = thread_info(sig);
     return sig;
   }
-  if (uint64_t process = process_pending_for(t) & unblocked) {
+  if (uint64_t process = process_due_for(t)) {
     int sig = __builtin_ctzll(process) + 1;
     g_process_pending &= ~sig_bit(sig);
     *info = g_process_info[sig];
@@ -144,6 +152,11 @@ GreenThread* signal_safe_thread() {
 
 bool signal_on_hub_thread() {
   return tls.mode == ThreadMode::kHubThread;
+}
+
+GreenThread* signal_process_target(GreenThread* t, int sig) {
+  GreenThread* main = tls.hub ? tls.hub->adopted : nullptr;
+  return main && !finished(main) && !blocks(main, sig) ? main : t;
 }
 
 void signal_hold(int sig, const siginfo_t* info, GreenThread* target) {
@@ -189,7 +202,7 @@ uint64_t signal_pending(GreenThread* t) {
 
 bool signal_due(GreenThread* t) {
   collect_held();
-  return (t->pending_signals | process_pending_for(t)) & ~sigset_bits(t->sigmask);
+  return (t->pending_signals & ~sigset_bits(t->sigmask)) || process_due_for(t);
 }
 
 void signal_run_due(GreenThread* t) {

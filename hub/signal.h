@@ -43,6 +43,10 @@ uint64_t blockable(uint64_t bits);
 // signal_on_hub_thread). Async-signal-safe.
 GreenThread* signal_safe_thread();
 bool signal_on_hub_thread();
+// The green thread the kernel would give a signal for the process to: the
+// main thread unless it blocks sig (or has ended), else the running one, t.
+// Async-signal-safe.
+GreenThread* signal_process_target(GreenThread* t, int sig);
 
 // Async-signal-safe, from the wrapper. A signal that cannot run now: kept
 // for a green thread (for `target` alone, or for the process when null),

@@ -44,7 +44,7 @@ CASES = [
     Case("errno_kept"),
     # per-thread masks and pending sets; handlers never on the hub
     *(Case("signal_fidelity", (phase,))
-      for phase in ("pending", "process", "inherit", "exit", "jump", "block")),
+      for phase in ("pending", "process", "inherit", "exit", "join", "jump", "block")),
 ]
 if os.geteuid() == 0:
     # setgid/setuid after the resolver's threads started (drops to nobody)

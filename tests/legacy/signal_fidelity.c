@@ -14,6 +14,9 @@
  *   exit:     a signal arriving while every thread waits (the main thread in
  *             pthread_join) runs its handler on the thread that takes it; the
  *             handler calls pthread_exit, and the join sees its value.
+ *   join:     a signal arriving while the main thread waits in pthread_join
+ *             runs its handler there (SA_RESETHAND: once, then the action is
+ *             the default), and the join then returns the thread's value.
  *   jump:     an alarm's handler siglongjmps out of a blocking read, twice:
  *             the mask is restored, so the second alarm comes too.
  *   block:    a handler that makes blocking calls (a sleep, a pipe round
@@ -212,6 +215,42 @@ static void phase_exit(void) {
   install(SIGUSR1, record, 0);
 }
 
+/* ---- join ---- */
+
+static void* join_sleeper(void* arg) {
+  (void)arg;
+  msleep(300);
+  return (void*)7;
+}
+
+static void phase_join(void) {
+  printf("join\n");
+  install(SIGUSR1, record, SA_RESETHAND);
+  atomic_store(&handled, 0);
+  pthread_t t;
+  set_blocked(SIGUSR1, 1);
+  pthread_create(&t, NULL, join_sleeper, NULL);  // it blocks SIGUSR1 too
+  set_blocked(SIGUSR1, 0);
+  pid_t parent = getpid();
+  pid_t child = fork();
+  if (child == 0) {
+    struct timespec ts = {0, 100000000};
+    nanosleep(&ts, NULL);
+    kill(parent, SIGUSR1);
+    _exit(0);
+  }
+  void* result = NULL;
+  int r = pthread_join(t, &result);
+  waitpid(child, NULL, 0);
+  printf("  join returned the value: %s\n", yes(r == 0 && result == (void*)7));
+  printf("  handler ran once, on the joining thread: %s\n",
+         yes(atomic_load(&handled) == 1 && pthread_equal(handled_on, pthread_self())));
+  struct sigaction now;
+  sigaction(SIGUSR1, NULL, &now);
+  printf("  SA_RESETHAND left the default action: %s\n", yes(now.sa_handler == SIG_DFL));
+  install(SIGUSR1, record, 0);
+}
+
 /* ---- jump ---- */
 
 static sigjmp_buf jump_env;
@@ -345,6 +384,7 @@ int main(int argc, char** argv) {
   if (all || !strcmp(phase, "process")) phase_process();
   if (all || !strcmp(phase, "inherit")) phase_inherit();
   if (all || !strcmp(phase, "exit")) phase_exit();
+  if (all || !strcmp(phase, "join")) phase_join();
   if (all || !strcmp(phase, "jump")) phase_jump();
   if (all || !strcmp(phase, "block")) phase_block();
   if (!strcmp(phase, "setxid")) phase_setxid();
