@@ -333,7 +333,56 @@ static void process_calls(const char* where) {
   close(p[0]);
 }
 
+static void more_calls(const char* where) {
+  FILE* f = NULL;
+  CHECK("popen", f = popen("echo hi", "r"), R != 0);
+  char line[64];
+  CHECK("fgets", fgets(line, sizeof line, f), R != 0);
+  CHECK("pclose", pclose(f), R == 0);
+  CHECK("system", system("true"), R == 0);
+  int p[2];
+  pipe(p);
+  f = fdopen(p[1], "w");
+  CHECK("fputs", fputs("abc\n", f), R >= 0);
+  CHECK("fwrite", fwrite("de\n", 1, 3, f), R == 3);
+  CHECK("puts to a pipe stream", fflush(f), R == 0);
+  fclose(f);
+  f = fdopen(p[0], "r");
+  char* buf = NULL;
+  size_t n = 0;
+  CHECK("getline", getline(&buf, &n, f), R == 4);
+  CHECK("fread", fread(line, 1, 3, f), R == 3);
+  free(buf);
+  fclose(f);
+  /* (gethostbyname is left out: natively glibc sets errno to 0 in it) */
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  char host[64], serv[16];
+  CHECK("getnameinfo",
+        getnameinfo((struct sockaddr*)&a, sizeof a, host, sizeof host, serv, sizeof serv,
+                    NI_NUMERICHOST | NI_NUMERICSERV),
+        R == 0);
+  pid_t pid = fork();
+  if (pid == 0) _exit(0);
+  int status;
+  CHECK("wait4", wait4(pid, &status, 0, NULL), R == pid);
+  pid = fork();
+  if (pid == 0) _exit(0);
+  siginfo_t si;
+  CHECK("waitid", waitid(P_PID, pid, &si, WEXITED), R == 0);
+  pthread_t t;
+  pthread_create(&t, NULL, nothing, NULL);
+  struct timespec soon;
+  clock_gettime(CLOCK_REALTIME, &soon);
+  soon.tv_sec += 2;
+  CHECK("pthread_timedjoin_np", pthread_timedjoin_np(t, NULL, &soon), R == 0);
+  CHECK("sleep 0", sleep(0), R == 0);
+}
+
 static void all_calls(const char* where) {
+  more_calls(where);
   signal_calls(where);
   fd_calls(where);
   file_calls(where);
