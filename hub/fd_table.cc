@@ -289,10 +289,13 @@ WakeReason wait_fds(FdWait* waits, int count, Deadline deadline, bool interrupti
   }
   errno = entry_errno;
   WakeReason why = park(deadline, interruptible);
-  for (int i = 0; i < count; i++) {
-    FdWait* w = &waits[i];
-    unlink(w);
-    if (w->woken && w->entry->generation == w->generation) w->entry->in_flight--;
+  {
+    RuntimeScope runtime;  // no handler in here: it may wait on these fds too
+    for (int i = 0; i < count; i++) {
+      FdWait* w = &waits[i];
+      unlink(w);
+      if (w->woken && w->entry->generation == w->generation) w->entry->in_flight--;
+    }
   }
   // No longer waiting: the handler may longjmp or exit the thread.
   if (why == WakeReason::kSignal) why = signal_interrupted_wait(self);
