@@ -61,9 +61,17 @@ void wrapper(int sig, siginfo_t* info, void* context) {
       return;
     }
   }
-  {
+  try {
     HandlerScope scope(t, 0);  // the kernel applied the handler's mask
     call(act, sig, info, context);
+  } catch (...) {
+    // pthread_exit: the thread leaves for good and the kernel never restores
+    // the OS thread's mask, which the other green threads share.
+    if (t) {
+      RuntimeScope runtime;
+      apply_signal_masks(t->hub);
+    }
+    throw;
   }
   if (t) signal_count(t, act.sa_flags & SA_RESTART);
 }
@@ -237,22 +245,23 @@ int set_green_mask(GreenThread* self, int how, const sigset_t* set, sigset_t* ol
   return 0;
 }
 
-// A longjmp out of a handler the runtime ran: the thread leaves the handler
-// (and the call it interrupted) for good. glibc restores the mask saved by
-// sigsetjmp into the OS thread's mask; the thread's own mask becomes the one
-// from before the handler, and the OS thread keeps the mask of every thread.
+// A longjmp out of a handler: the thread leaves the handler (and the call
+// it interrupted) for good. glibc restores the mask saved by sigsetjmp into
+// the OS thread's mask; the thread's own mask becomes the one from before
+// the handler, and the OS thread keeps the mask of every thread (the kernel
+// never restores it after a handler that does not return).
 void leaving_for(struct __jmp_buf_tag* env) {
   GreenThread* self = hook_self();
   if (!self) return;
-  bool restore = env->__mask_was_saved;
-  if (self->handler_depth > 0) {
+  bool restore = env->__mask_was_saved, in_handler = self->handler_depth > 0;
+  if (!restore && !in_handler) return;
+  if (in_handler) {
     self->handler_depth = 0;
     if (restore) bits_sigset(self->handler_mask_before, &self->sigmask);
   }
-  if (!restore) return;
   RuntimeScope runtime;
   apply_signal_masks(self->hub);
-  REAL(pthread_sigmask)(SIG_BLOCK, nullptr, &env->__saved_mask);
+  if (restore) REAL(pthread_sigmask)(SIG_BLOCK, nullptr, &env->__saved_mask);
 }
 
 }  // namespace

@@ -172,7 +172,7 @@ void signal_hold(int sig, const siginfo_t* info, GreenThread* target) {
   // async-signal-safe (libuv documents it); its write() must reach libc
   // straight: the hook's fd table may allocate, and the handler may have
   // interrupted malloc.
-  if (Hub* h = tls.hub ? tls.hub : signal_hub()) {
+  if (Hub* h = signal_hub()) {
     ++tls.in_runtime;
     uv_async_send(&h->async);
     --tls.in_runtime;

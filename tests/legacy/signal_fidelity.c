@@ -188,6 +188,14 @@ static void* exit_waiter(void* arg) {
   return (void*)1;
 }
 
+static void* exit_self_signaller(void* arg) {
+  (void)arg;
+  set_blocked(SIGUSR1, 0);
+  kill(getpid(), SIGUSR1);
+  for (int i = 0; i < 100; i++) msleep(100);
+  return (void*)1;
+}
+
 static void phase_exit(void) {
   printf("exit\n");
   install(SIGUSR1, exit_from_handler, 0);
@@ -211,6 +219,15 @@ static void phase_exit(void) {
   waitpid(child, NULL, 0);
   printf("  handler's pthread_exit ended its thread: %s\n", yes(result == (void*)42));
   printf("  handler ran once: %s\n", yes(atomic_load(&handled) == 1));
+  // A thread that signals the process while it runs takes the signal itself
+  // (the main thread blocks it); twice, so the first exit left no mask behind.
+  for (int round = 0; round < 2; round++) {
+    pthread_create(&t, NULL, exit_self_signaller, NULL);
+    result = NULL;
+    pthread_join(t, &result);
+    printf("  running thread exited by its own signal's handler: %s\n",
+           yes(result == (void*)42 && atomic_load(&handled) == 2 + round));
+  }
   set_blocked(SIGUSR1, 0);
   install(SIGUSR1, record, 0);
 }
