@@ -4,7 +4,10 @@
 Runs build/bench/sync_pingpong (plain pthreads: a condition-variable ping-pong,
 a mutex hand-off with sched_yield, a semaphore ping-pong) natively and under
 LD_PRELOAD=build/libgreen.so, interleaved, pinned to one core, and prints the
-median nanoseconds per round trip and the native/green ratio."""
+median nanoseconds per round trip and the native/green ratio. The green side
+runs twice, with GREEN_TLS=private (the default: the hub switches the thread
+pointer on every switch) and GREEN_TLS=shared, and the difference per switch
+is printed: the cost of per-green-thread TLS."""
 import argparse
 import os
 import statistics
@@ -14,11 +17,13 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def run(binary, rounds, preload):
-    env = dict(os.environ)
+def run(binary, rounds, preload, tls=None):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GREEN_")}
     env.pop("LD_PRELOAD", None)
     if preload:
         env["LD_PRELOAD"] = preload
+    if tls:
+        env["GREEN_TLS"] = tls
     out = subprocess.run(["taskset", "-c", "0", binary, str(rounds)], env=env, check=True,
                          capture_output=True, text=True, timeout=600).stdout
     result = {}
@@ -39,17 +44,23 @@ def main():
     for path in (binary, lib):
         if not os.path.exists(path):
             sys.exit(f"sync_bench: {path} is missing: run scripts/setup")
-    native, green = {}, {}
+    native, green, shared = {}, {}, {}
     for _ in range(args.trials):
-        for side, preload in ((native, None), (green, lib)):
-            for name, ns in run(binary, args.rounds, preload).items():
+        for side, preload, tls in ((native, None, None), (green, lib, "private"),
+                                   (shared, lib, "shared")):
+            for name, ns in run(binary, args.rounds, preload, tls).items():
                 side.setdefault(name, []).append(ns)
     print(f"\nlock round trips between two threads (median of {args.trials} interleaved trials, "
           f"{args.rounds} round trips each, one core)")
-    print(f"  {'pattern':<10} {'native ns':>10} {'green ns':>10} {'green speed-up':>15}")
+    print(f"  {'pattern':<10} {'native ns':>10} {'green ns':>10} {'green speed-up':>15} "
+          f"{'TLS=shared ns':>14}")
     for name in native:
-        n, g = statistics.median(native[name]), statistics.median(green[name])
-        print(f"  {name:<10} {n:>10.0f} {g:>10.0f} {n / g:>14.1f}x")
+        n, g, s = (statistics.median(side[name]) for side in (native, green, shared))
+        print(f"  {name:<10} {n:>10.1f} {g:>10.1f} {n / g:>14.1f}x {s:>14.1f}")
+    # a yield round trip is four switches: to the hub and on, for each side
+    g, s = statistics.median(green["yield"]), statistics.median(shared["yield"])
+    print(f"  per-green-thread TLS costs {(g - s) / 4:.1f} ns per switch "
+          f"(yield round trip {g:.1f} ns private, {s:.1f} ns shared)")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,10 @@
  *            condition variable until it is its turn (signal, wait)
  *   mutex    the same turn, passed by locking and unlocking one mutex,
  *            yielding (sched_yield) while it is not the caller's turn
- *   sem      two semaphores posted back and forth */
+ *   sem      two semaphores posted back and forth
+ *   yield    each side calls sched_yield once per round: under the preload
+ *            a round trip is two switches there and two back, the bare
+ *            cost of the switch path */
 #include <pthread.h>
 #include <sched.h>
 #include <semaphore.h>
@@ -63,6 +66,12 @@ static void* sem_side(void* arg) {
   return NULL;
 }
 
+static void* yield_side(void* arg) {
+  (void)arg;
+  for (long i = 0; i < rounds; i++) sched_yield();
+  return NULL;
+}
+
 static void run(const char* name, void* (*side)(void*)) {
   pthread_t t[2];
   turn = 0;
@@ -81,5 +90,6 @@ int main(int argc, char** argv) {
   sem_init(&sem_to[0], 0, 1);
   sem_init(&sem_to[1], 0, 0);
   run("sem", sem_side);
+  run("yield", yield_side);
   return 0;
 }

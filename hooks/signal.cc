@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "hooks/hook.h"
+#include "hub/preempt.h"
 #include "hub/signal.h"
 
 using namespace green;
@@ -61,10 +62,16 @@ void wrapper(int sig, siginfo_t* info, void* context) {
       return;
     }
   }
+  // A time slice never switches away inside a handler (hub/preempt.h). The
+  // frame tells a handler left by longjmp from one still running.
+  ThreadState& state = tls;
+  if (state.in_signal_handler++ == 0) state.handler_frame = __builtin_frame_address(0);
   try {
     HandlerScope scope(t, 0);  // the kernel applied the handler's mask
     call(act, sig, info, context);
+    tls.in_signal_handler--;
   } catch (...) {
+    tls.in_signal_handler--;
     // pthread_exit: the thread leaves for good and the kernel never restores
     // the OS thread's mask, which the other green threads share.
     if (t) {
@@ -74,6 +81,13 @@ void wrapper(int sig, siginfo_t* info, void* context) {
     throw;
   }
   if (t) signal_count(t, act.sa_flags & SA_RESTART);
+}
+
+// The kernel's action for sig, as the program may set and see it: for the
+// time-slice signal, the program's own is kept beside libgreen's handler.
+int kernel_sigaction(int sig, const struct sigaction* act, struct sigaction* old) {
+  if (preempt_signal_action(sig, act, old)) return 0;
+  return REAL(sigaction)(sig, act, old);
 }
 
 bool is_handler(const struct sigaction* act) {
@@ -89,7 +103,7 @@ bool ignored_by_default(int sig) {
 // The program's action for sig now: its own when the wrapper stands in.
 struct sigaction current_action(int sig) {
   struct sigaction current;
-  REAL(sigaction)(sig, nullptr, &current);
+  kernel_sigaction(sig, nullptr, &current);
   if ((current.sa_flags & SA_SIGINFO) && current.sa_sigaction == wrapper) return g_user[sig];
   return current;
 }
@@ -122,7 +136,7 @@ int run_action(GreenThread* t, int sig, const siginfo_t* info) {
     struct sigaction dfl;
     memset(&dfl, 0, sizeof dfl);
     dfl.sa_handler = SIG_DFL;
-    REAL(sigaction)(sig, &dfl, nullptr);
+    kernel_sigaction(sig, &dfl, nullptr);
     g_wrapped[sig].store(false);
   }
   uint64_t block = sigset_bits(act.sa_mask) | ((act.sa_flags & SA_NODEFER) ? 0 : sig_bit(sig));
@@ -154,13 +168,13 @@ extern "C" int sigaction(int sig, const struct sigaction* act, struct sigaction*
     wrapped.sa_flags |= SA_SIGINFO;
     wrapped.sa_sigaction = wrapper;
     g_user[sig] = *act;
-    r = REAL(sigaction)(sig, &wrapped, &kernel_old);
+    r = kernel_sigaction(sig, &wrapped, &kernel_old);
     if (r == 0)
       g_wrapped[sig].store(true);
     else
       g_user[sig] = previous_user;
   } else {
-    r = REAL(sigaction)(sig, act, &kernel_old);
+    r = kernel_sigaction(sig, act, &kernel_old);
     if (r == 0 && act) g_wrapped[sig].store(false);
     // POSIX: ignoring a pending signal discards it.
     if (r == 0 && act && ignored(*act, sig) && hook_self()) signal_discard(sig);

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "hooks/hook.h"
+#include "hub/stack.h"
 #include "preload/config.h"
 
 using namespace green;
@@ -38,10 +39,27 @@ bool layout_checked() {
   return ok;
 }
 
+// GREEN_STACK_SIZE, or what glibc gives a thread that asks for nothing
+// (RLIMIT_STACK, 8 MiB here): programs are written for that size, and a
+// stack's pages are committed only as they are touched.
+size_t default_stack_size() {
+  static const size_t size = [] {
+    if (config().stack_size) return config().stack_size;
+    size_t native = 0;
+    pthread_attr_t defaults;
+    if (pthread_getattr_default_np(&defaults) == 0) {
+      pthread_attr_getstacksize(&defaults, &native);
+      pthread_attr_destroy(&defaults);
+    }
+    return native ? native : kDefaultStackSize;
+  }();
+  return size;
+}
+
 size_t stack_size_from(const pthread_attr_t* attr) {
   size_t asked = 0;
-  if (!attr || pthread_attr_getstacksize(attr, &asked) != 0) return config().stack_size;
-  if (layout_checked()) return raw_stack_size(attr) ? asked : config().stack_size;
+  if (!attr || pthread_attr_getstacksize(attr, &asked) != 0) return default_stack_size();
+  if (layout_checked()) return raw_stack_size(attr) ? asked : default_stack_size();
   // Unknown layout: only a size other than the default counts as asked for.
   pthread_attr_t defaults;
   size_t native_default = 0;
@@ -49,7 +67,7 @@ size_t stack_size_from(const pthread_attr_t* attr) {
     pthread_attr_getstacksize(&defaults, &native_default);
     pthread_attr_destroy(&defaults);
   }
-  return asked != native_default ? asked : config().stack_size;
+  return asked != native_default ? asked : default_stack_size();
 }
 
 bool detached_from(const pthread_attr_t* attr) {
@@ -153,8 +171,9 @@ extern "C" int sched_yield() noexcept {
 
 // Deferred cancellation: the request is acted on at the target's next
 // cancellation point (hooked blocking calls, pthread_testcancel); a target
-// parked in one is woken for it. Asynchronous cancellation is not
-// supported: the type is recorded and cancellation stays deferred.
+// parked in one is woken for it. With asynchronous cancellation it also acts
+// when the target's time slice interrupts it (hub/preempt.h), wherever it
+// computes: within a slice, as natively "at any time".
 extern "C" int pthread_cancel(pthread_t thread) {
   GreenThread* t = hook_self() ? find_thread(thread) : nullptr;
   if (!t || t->adopted) return REAL(pthread_cancel)(thread);
@@ -182,7 +201,9 @@ extern "C" int pthread_setcanceltype(int type, int* old) {
   GreenThread* self = hook_self();
   if (!self || self->adopted) return REAL(pthread_setcanceltype)(type, old);
   if (type != PTHREAD_CANCEL_DEFERRED && type != PTHREAD_CANCEL_ASYNCHRONOUS) return EINVAL;
-  if (old) *old = PTHREAD_CANCEL_DEFERRED;
+  if (old) *old = self->cancel_async ? PTHREAD_CANCEL_ASYNCHRONOUS : PTHREAD_CANCEL_DEFERRED;
+  self->cancel_async = type == PTHREAD_CANCEL_ASYNCHRONOUS;
+  if (self->cancel_async) cancellation_point();  // as glibc: a pending cancel acts at once
   return 0;
 }
 

@@ -8,8 +8,10 @@
 #include <new>
 
 #include "hub/parking_lot.h"
+#include "hub/preempt.h"
 #include "hub/signal.h"
 #include "hub/stack.h"
+#include "hub/tcb.h"
 
 namespace green {
 
@@ -46,13 +48,16 @@ GreenThread* dequeue(Hub* h) {
 // runtime depth belong to the green thread, so they travel with it.
 void switch_to_hub(GreenThread* self) {
   Hub* h = self->hub;
+  tls.preempt_pending = false;  // it gives the hub up anyway
   int saved_errno = errno;
   int saved_depth = tls.in_runtime;
   tls.current = nullptr;
   tls.in_runtime = 1;
   asan_leaving(&self->asan_fake_stack, h->hub_stack);
+  if (h->hub_tp) set_thread_pointer(h->hub_tp);
   h->hub_ctx = std::move(h->hub_ctx).resume();
   asan_arrived(self->asan_fake_stack, nullptr);
+  tls.current = self;  // with private TLS the hub set its own block's
   tls.in_runtime = saved_depth;
   errno = saved_errno;
 }
@@ -85,8 +90,13 @@ void reap(Hub* h, GreenThread* t) {
 void run_thread(Hub* h, GreenThread* t) {
   tls.current = t;
   t->state = RunState::kRunning;
+  // Plain stores (one writer): the watchdog only reads them.
+  h->switches.store(h->switches.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  h->green_running.store(true, std::memory_order_relaxed);
   asan_leaving(&h->asan_fake_stack, t->stack);
+  if (t->tp) set_thread_pointer(t->tp);  // the thread's own TLS from its first instruction on
   t->ctx = std::move(t->ctx).resume();
+  h->green_running.store(false, std::memory_order_relaxed);
   asan_arrived(h->asan_fake_stack, nullptr);
   tls.current = nullptr;
   tls.in_runtime = 1;
@@ -126,14 +136,23 @@ void poll_loop(Hub* h) {
   if (h->ready_head && now - h->last_poll < kBusyPollNs) return;
   h->last_poll = now;
   h->in_uv_run = true;
-  uv_run(&h->loop, h->ready_head ? UV_RUN_NOWAIT : UV_RUN_ONCE);
+  uv_run(&h->loop, h->ready_head || h->preempted_head ? UV_RUN_NOWAIT : UV_RUN_ONCE);
   h->in_uv_run = false;
+  // Preempted threads queue up behind what the poll made ready.
+  while (GreenThread* t = h->preempted_head) {
+    h->preempted_head = t->next_ready;
+    enqueue(h, t);
+  }
+  h->preempted_tail = nullptr;
 }
 
 // The hub's first run begins when the adopted thread first leaves its own
 // stack: that is its first return, as from run_thread.
 boost::context::fiber hub_main(Hub* h, boost::context::fiber&& adopted) {
   asan_arrived(nullptr, &h->adopted->stack);  // the OS thread's own stack
+  tls.hub = h;                                // with private TLS these are the hub block's own
+  tls.mode = ThreadMode::kHubThread;
+  tls.current = nullptr;
   tls.in_runtime = 1;
   h->adopted->ctx = std::move(adopted);
   if (h->adopted->state == RunState::kFinished) reap(h, h->adopted);
@@ -202,13 +221,23 @@ GreenThread* adopt_current_thread() {
   t->hub = h;
   t->id = pthread_self();
   t->adopted = true;
+  if (g_private_tls) {
+    t->tp = thread_pointer();  // the main thread keeps its own block
+    t->tid = kernel_tid();
+  }
   t->state = RunState::kRunning;
   pthread_sigmask(SIG_BLOCK, nullptr, &t->sigmask);
   h->adopted = t;
+  h->kernel_tid = kernel_tid();
   h->live = 1;
   h->threads[t->id] = t;
+  // With private TLS the hub runs on a block of its own, with the OS
+  // thread's real id: libuv and glibc on the hub never touch a program
+  // thread's TLS.
   h->hub_ctx = boost::context::fiber(
-      std::allocator_arg, StackAllocator{kHubStackSize, &h->hub_stack},
+      std::allocator_arg,
+      StackAllocator{kHubStackSize, &h->hub_stack, g_private_tls ? &h->hub_tp : nullptr,
+                     kernel_tid()},
       [h](boost::context::fiber&& from) { return hub_main(h, std::move(from)); });
   tls.hub = h;
   tls.mode = ThreadMode::kHubThread;
@@ -219,7 +248,7 @@ GreenThread* adopt_current_thread() {
 
 GreenThread* adopt_slow() {
   if (!g_adopt_main_thread) return nullptr;  // start-up not complete: decide later
-  if (gettid() != getpid()) {
+  if (kernel_tid() != getpid()) {
     tls.mode = ThreadMode::kNative;
     return nullptr;
   }
@@ -238,23 +267,34 @@ GreenThread* spawn_thread(std::function<void*()> body, size_t stack_size, bool d
   t->body = std::move(body);
   t->detached = detached;
   if (tls.current) t->sigmask = tls.current->sigmask;  // inherited, as pthread_create does
+  if (g_private_tls) t->tid = next_green_tid();
+  if (g_timeslice_ns && !h->watched) preempt_watch(h);
   try {
     t->ctx = boost::context::fiber(
-        std::allocator_arg, StackAllocator{stack_size_for(stack_size), &t->stack},
+        std::allocator_arg,
+        StackAllocator{stack_size_for(stack_size), &t->stack, g_private_tls ? &t->tp : nullptr,
+                       t->tid},
         [t](boost::context::fiber&& hub) {
           asan_arrived(nullptr, nullptr);
           t->hub->hub_ctx = std::move(hub);
+          tls.hub = t->hub;  // with private TLS, a fresh block: the runtime's state
+          tls.mode = ThreadMode::kHubThread;
+          tls.current = t;
+          if (t->tp) tcb_thread_start();
           tls.in_runtime = 0;
           try {
             t->retval = t->body();
           } catch (const ThreadExit& e) {
             t->retval = e.retval;
           }
+          if (t->tp) tcb_thread_exit();  // thread_local destructors, then keys, as glibc
           if (g_thread_exit_hook) g_thread_exit_hook(t);
           t->body = nullptr;
+          if (t->tp) tcb_thread_end();
           tls.in_runtime = 1;
           t->state = RunState::kFinished;
           asan_leaving(nullptr, t->hub->hub_stack);  // this stack never runs again
+          if (t->hub->hub_tp) set_thread_pointer(t->hub->hub_tp);
           return std::move(t->hub->hub_ctx);
         });
   } catch (const std::bad_alloc&) {
@@ -262,7 +302,8 @@ GreenThread* spawn_thread(std::function<void*()> body, size_t stack_size, bool d
     errno = EAGAIN;
     return nullptr;
   }
-  t->id = reinterpret_cast<pthread_t>(t);
+  // As natively, a thread's pthread_t is its thread pointer when it has one.
+  t->id = t->tp ? reinterpret_cast<pthread_t>(t->tp) : reinterpret_cast<pthread_t>(t);
   h->threads[t->id] = t;
   h->live++;
   enqueue(h, t);
@@ -362,6 +403,21 @@ void yield_thread() {
   if (signal_due(self)) signal_run_due(self);
 }
 
+void preempt_yield() {
+  GreenThread* self = tls.current;
+  Hub* h = self->hub;
+  self->state = RunState::kReady;
+  self->next_ready = nullptr;
+  if (h->preempted_tail)
+    h->preempted_tail->next_ready = self;
+  else
+    h->preempted_head = self;
+  h->preempted_tail = self;
+  h->last_poll = 0;  // the hub looks at timers and I/O before it runs this thread again
+  switch_to_hub(self);
+  if (signal_due(self)) signal_run_due(self);
+}
+
 WakeReason sleep_until(Deadline deadline, bool interruptible) {
   for (;;) {
     WakeReason why = park(deadline, interruptible);
@@ -392,13 +448,22 @@ void forked_child() {
   Hub* h = self->hub;
   RuntimeScope runtime;
   uv_loop_fork(&h->loop);
+  if (self->tp) {
+    // glibc's fork gave the calling block the child's real id; the hub's
+    // block keeps the kernel's id of this (only) OS thread too.
+    self->tid = kernel_tid();
+    tcb_set_tid(h->hub_tp, self->tid);
+  }
   h->ready_head = h->ready_tail = nullptr;
+  h->preempted_head = h->preempted_tail = nullptr;
   h->ready_count = 0;
   for (auto& [id, t] : h->threads) {
     if (t != self && t->state != RunState::kFinished) t->state = RunState::kGone;
   }
   h->live = 1;
   h->blocked = 0;
+  h->kernel_tid = kernel_tid();
+  preempt_forked_child(h);
   new (&h->remote_lock) SpinLock();  // another OS thread may have held it
   h->remote_wakes = nullptr;
 }
@@ -421,6 +486,19 @@ void cancellation_point() {
     self->cancel_pending = false;
     thread_exit(PTHREAD_CANCELED);
   }
+}
+
+void async_cancellation_point() {
+  GreenThread* self = tls.current;
+  if (self && self->cancel_async) cancellation_point();
+}
+
+GreenThread* find_thread_by_tid(pid_t tid) {
+  Hub* h = tls.hub;
+  if (!h || !g_private_tls) return nullptr;
+  for (auto& [id, t] : h->threads)
+    if (t->tid == tid && t->state != RunState::kFinished && t->state != RunState::kGone) return t;
+  return nullptr;
 }
 
 GreenThread* find_thread(pthread_t id) {

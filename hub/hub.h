@@ -4,6 +4,7 @@
 #pragma once
 #include <uv.h>
 
+#include <atomic>
 #include <unordered_map>
 
 #include "hub/runtime.h"
@@ -17,11 +18,20 @@ struct Hub {
   uv_async_t async;               // wakes the loop from signal handlers and other OS threads
   boost::context::fiber hub_ctx;  // the hub's suspended context while a green thread runs
   StackBounds hub_stack;
+  void* hub_tp = nullptr;  // GREEN_TLS=private: the hub fiber's own thread pointer
+  // For the time-slice watchdog (hub/preempt.h), read from its OS thread.
+  std::atomic<uint64_t> switches{0};        // green threads run so far
+  std::atomic<bool> green_running{false};   // a green thread (not the hub) runs now
+  std::atomic<uint64_t> preempt_at{~0ull};  // the switch a preemption request is for
+  pid_t kernel_tid = 0;                     // the hub's OS thread, for tgkill
+  bool watched = false;                     // the watchdog knows this hub
   void* asan_fake_stack = nullptr;
   GreenThread* adopted = nullptr;
   GreenThread* ready_head = nullptr;
   GreenThread* ready_tail = nullptr;
   size_t ready_count = 0;
+  GreenThread* preempted_head = nullptr;  // time slice over: run again after the next poll
+  GreenThread* preempted_tail = nullptr;
   size_t live = 0;  // green threads that have not finished
   bool in_uv_run = false;
   uint64_t last_poll = 0;  // uv_hrtime() of the last look at timers and I/O
@@ -40,6 +50,10 @@ extern void (*g_thread_exit_hook)(GreenThread* t);
 // Acts on a pending pthread_cancel at a cancellation point: the thread exits
 // with PTHREAD_CANCELED (its stack unwinds). Returns when nothing is pending.
 void cancellation_point();
+
+// With asynchronous cancellation enabled, a pending cancel acts wherever the
+// thread is: called when a time slice interrupted it (hub/preempt.cc).
+void async_cancellation_point();
 
 // Called by thread_exit before the stack unwinds: runs C cleanup handlers
 // (pthread_cleanup_push), which need a longjmp rather than an exception.
@@ -76,6 +90,10 @@ class BlockingCall {
 void unpark(GreenThread* t, WakeReason why);
 void yield_thread();
 
+// The end of a time slice: the thread runs again after the hub has looked at
+// timers and I/O and run the threads ready by then (hub/preempt.h).
+void preempt_yield();
+
 // On the hub fiber: runs the threads ready now. The hub's loop does it
 // between polls; a readiness callback does it at once (see fd_table.cc).
 void run_ready(Hub* h);
@@ -96,7 +114,8 @@ void apply_signal_masks(Hub* h);
 // natively; libuv gets a fresh epoll instance.
 void forked_child();
 
-GreenThread* find_thread(pthread_t id);  // null when id is not a green thread of this hub
+GreenThread* find_thread(pthread_t id);      // null when id is not a green thread of this hub
+GreenThread* find_thread_by_tid(pid_t tid);  // a live one whose gettid() is tid, or null
 int join_thread(GreenThread* t, void** retval,
                 Deadline deadline);  // 0, EDEADLK, EINVAL, ETIMEDOUT, EBUSY
 int detach_thread(GreenThread* t);

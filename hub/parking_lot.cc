@@ -9,6 +9,7 @@
 #include "hub/hub.h"
 #include "hub/signal.h"
 #include "hub/spin_lock.h"
+#include "hub/tcb.h"
 
 namespace green {
 namespace {
@@ -146,7 +147,7 @@ void deliver(Waiter* w) {
 
 uintptr_t waiter_self() {
   if (green_caller()) return reinterpret_cast<uintptr_t>(tls.current);
-  return (uintptr_t(gettid()) << 1) | 1;
+  return (uintptr_t(kernel_tid()) << 1) | 1;
 }
 
 ParkResult park_on(const void* addr, FunctionRef<bool()> validate, const ParkOptions& options,

@@ -19,6 +19,10 @@ struct ThreadState {
   GreenThread* current = nullptr;  // the green thread running now (null on the hub fiber)
   int in_runtime = 0;              // >0 while runtime code (or libuv) runs
   ThreadMode mode = ThreadMode::kUndecided;
+  bool preempt_pending = false;   // its time slice ran out where it could not yield (preempt.h)
+  int no_preempt = 0;             // >0 inside a region that must not be preempted
+  int in_signal_handler = 0;      // >0 while one of the program's signal handlers runs
+  void* handler_frame = nullptr;  // the outermost one's frame (a longjmp may have left it)
 };
 
 extern thread_local ThreadState tls __attribute__((tls_model("initial-exec")));
@@ -29,11 +33,18 @@ extern bool g_adopt_main_thread;
 
 GreenThread* adopt_slow();
 
+// A time slice ran out where the thread could not yield: it yields now, at
+// the start of a hooked call (hub/preempt.cc).
+void preempt_safe_point();
+
 // The green thread on whose behalf a hook should act, or null when the hook
 // must call straight through to libc (native thread, hub fiber, runtime code).
 inline GreenThread* hook_self() {
   ThreadState& t = tls;
-  if (__builtin_expect(t.current != nullptr && t.in_runtime == 0, 1)) return t.current;
+  if (__builtin_expect(t.current != nullptr && t.in_runtime == 0, 1)) {
+    if (__builtin_expect(t.preempt_pending, 0)) preempt_safe_point();
+    return t.current;
+  }
   if (t.in_runtime != 0 || t.mode != ThreadMode::kUndecided) return nullptr;
   return adopt_slow();
 }

@@ -1,5 +1,7 @@
 #include "hub/stack.h"
 
+#include "hub/tcb.h"
+
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -86,9 +88,29 @@ void stack_pool_clear() {
 
 boost::context::stack_context StackAllocator::allocate() {
   boost::context::stack_context sctx;
-  if (!stack_allocate(size, &sctx)) throw std::bad_alloc();
+  reserved = tp ? tcb_reserve() : 0;
+  if (!stack_allocate(size + reserved, &sctx)) throw std::bad_alloc();
+  if (reserved) {
+    block = tcb_build(static_cast<char*>(sctx.sp), tid);
+    if (!block) {
+      stack_release(sctx);
+      throw std::bad_alloc();
+    }
+    *tp = block;
+    sctx.sp = static_cast<char*>(sctx.sp) - reserved;
+    sctx.size -= reserved;
+  }
   if (bounds) *bounds = StackBounds{static_cast<char*>(sctx.sp) - sctx.size, sctx.size};
   return sctx;
+}
+
+void StackAllocator::deallocate(boost::context::stack_context& sctx) noexcept {
+  if (reserved) {
+    tcb_release(block);
+    sctx.sp = static_cast<char*>(sctx.sp) + reserved;
+    sctx.size += reserved;
+  }
+  stack_release(sctx);
 }
 
 }  // namespace green

@@ -3,6 +3,8 @@
 // munmap on every connection. StackAllocator adapts the pool to Boost.Context.
 #pragma once
 #include <boost/context/stack_context.hpp>
+#include <sys/types.h>
+
 #include <cstddef>
 
 #include "hub/asan.h"
@@ -21,11 +23,18 @@ void stack_release(boost::context::stack_context sctx);
 size_t stack_pool_size();  // stacks waiting in the pool, for tests
 void stack_pool_clear();   // unmaps every pooled stack
 
+// With tp set and GREEN_TLS=private, the top tcb_reserve() bytes of the
+// stack hold the thread's TLS and struct pthread (hub/tcb.h), built for
+// thread id tid; *tp receives its thread pointer.
 struct StackAllocator {
   size_t size;
-  StackBounds* bounds = nullptr;             // where to note the usable range, if anywhere
+  StackBounds* bounds = nullptr;  // where to note the usable range, if anywhere
+  void** tp = nullptr;
+  pid_t tid = 0;
+  size_t reserved = 0;                       // set by allocate: the block's bytes
+  void* block = nullptr;                     // and its thread pointer
   boost::context::stack_context allocate();  // throws std::bad_alloc
-  void deallocate(boost::context::stack_context& sctx) noexcept { stack_release(sctx); }
+  void deallocate(boost::context::stack_context& sctx) noexcept;
 };
 
 }  // namespace green

@@ -33,7 +33,9 @@ enum class WakeReason : uint8_t {
 struct GreenThread {
   boost::context::fiber ctx;  // its suspended context while it is not running
   Hub* hub = nullptr;
-  pthread_t id = 0;  // what pthread_self() returns on it
+  pthread_t id = 0;    // what pthread_self() returns on it
+  void* tp = nullptr;  // GREEN_TLS=private: its thread pointer (hub/tcb.h)
+  pid_t tid = 0;       // GREEN_TLS=private: what gettid() returns on it
   std::function<void*()> body;
   void* retval = nullptr;
 
@@ -44,6 +46,7 @@ struct GreenThread {
   bool detached = false;
   bool cancel_pending = false;   // pthread_cancel: acted on at the next cancellation point
   bool cancel_disabled = false;  // pthread_setcancelstate(PTHREAD_CANCEL_DISABLE)
+  bool cancel_async = false;     // pthread_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS)
   int in_cancel_point = 0;       // inside a call that is a cancellation point
   void* cleanup_top = nullptr;   // C cleanup handlers (pthread_cleanup_push), newest first
   uint64_t pending_signals = 0;  // its own pending set (bit sig - 1: hub/signal.h)

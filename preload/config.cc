@@ -9,7 +9,7 @@ namespace {
 constexpr size_t kMinStack = 16 * 1024;
 constexpr size_t kMaxStack = size_t(1) << 30;
 
-Config g_config{256 * 1024, false, 16, false, false};
+Config g_config{0, false, 16, false, false, false, 10};
 
 std::string invalid(const ConfigVar& var, const char* text) {
   return std::string("libgreen: ") + var.name + "='" + text + "' is not valid: expected " +
@@ -20,7 +20,9 @@ std::string invalid(const ConfigVar& var, const char* text) {
 
 const ConfigVar kConfigVars[] = {
     {"GREEN_STACK_SIZE",
-     "a stack size in bytes from 16K to 1G, with an optional K, M or G suffix (e.g. 256K)", "256K"},
+     "a stack size in bytes from 16K to 1G, with an optional K, M or G suffix (e.g. 256K), for "
+     "threads whose attributes ask for none",
+     "glibc's (RLIMIT_STACK: 8M here)"},
     {"GREEN_DEADLOCK",
      "report (print which green threads wait on what, then hang as natively) or abort (print it, "
      "then abort)",
@@ -37,6 +39,15 @@ const ConfigVar kConfigVars[] = {
      "green (stdin and stdout, when a pipe or socket, become green streams) or native (they stay "
      "glibc's own, whose reads and writes block every green thread)",
      "green"},
+    {"GREEN_TLS",
+     "private (each green thread has its own __thread/thread_local variables, thread control "
+     "block and thread id, as a native thread) or shared (the green threads of one OS thread share "
+     "them)",
+     "private"},
+    {"GREEN_TIMESLICE",
+     "off, or a time slice in milliseconds from 1 to 1000: a green thread that runs that long "
+     "without parking is preempted and the others run",
+     "10"},
 };
 const size_t kConfigVarCount = sizeof kConfigVars / sizeof kConfigVars[0];
 
@@ -99,6 +110,18 @@ bool parse_pool(const char* text, Config* c) {
   return true;
 }
 
+bool parse_timeslice(const char* text, Config* c) {
+  if (std::string(text) == "off") {
+    c->timeslice_ms = 0;
+    return true;
+  }
+  size_t ms = 0;
+  if (std::string(text).find_first_not_of("0123456789") != std::string::npos) return false;
+  if (!parse_size(text, &ms) || ms < 1 || ms > 1000) return false;
+  c->timeslice_ms = int(ms);
+  return true;
+}
+
 using Parser = bool (*)(const char*, Config*);
 const Parser kParsers[] = {
     parse_stack,
@@ -112,6 +135,10 @@ const Parser kParsers[] = {
     [](const char* text, Config* c) {
       return parse_choice(text, "green", "native", &c->native_stdio);
     },
+    [](const char* text, Config* c) {
+      return parse_choice(text, "private", "shared", &c->shared_tls);
+    },
+    parse_timeslice,
 };
 static_assert(sizeof kParsers / sizeof kParsers[0] == sizeof kConfigVars / sizeof kConfigVars[0]);
 

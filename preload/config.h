@@ -8,11 +8,13 @@
 namespace green {
 
 struct Config {
-  size_t stack_size;    // GREEN_STACK_SIZE
+  size_t stack_size;    // GREEN_STACK_SIZE (0: glibc's default for new threads)
   bool deadlock_abort;  // GREEN_DEADLOCK=abort
   size_t pool_size;     // GREEN_THREADPOOL
   bool file_io_pool;    // GREEN_FILE_IO=threadpool
   bool native_stdio;    // GREEN_STDIO=native
+  bool shared_tls;      // GREEN_TLS=shared
+  int timeslice_ms;     // GREEN_TIMESLICE (0: off)
 };
 
 struct ConfigVar {

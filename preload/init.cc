@@ -11,6 +11,8 @@
 #include "hub/hub.h"
 #include "hub/pool.h"
 #include "hub/runtime.h"
+#include "hub/preempt.h"
+#include "hub/tcb.h"
 #include "hooks/hook.h"
 #include "hooks/stdio_stream.h"
 #include "preload/config.h"
@@ -56,6 +58,18 @@ __attribute__((constructor(101))) void green_init() {
   green::g_deadlock_abort = config.deadlock_abort;
   green::g_pool_size = config.pool_size;
   green::g_file_io_pool = config.file_io_pool;
+  green::g_timeslice_ns = int64_t(config.timeslice_ms) * 1000000;
+  green::g_kernel_sigaction = REAL(sigaction);
+  if (!config.shared_tls) {
+    const char* why = nullptr;
+    if (!green::tcb_init(&why)) {
+      std::string line = std::string("libgreen: GREEN_TLS=private is not possible here: ") + why +
+                         " (GREEN_TLS=shared runs with shared thread-local storage)\n";
+      REAL(write)(STDERR_FILENO, line.data(), line.size());
+      _exit(2);
+    }
+    green::g_private_tls = true;
+  }
   // glibc believes a process is single-threaded until its own pthread_create
   // runs, which under libgreen it never does; libstdc++ then skips locking
   // and treats a static initialiser in progress as recursion. Green threads

@@ -45,6 +45,12 @@ CASES = [
     # per-thread masks and pending sets; handlers never on the hub
     *(Case("signal_fidelity", (phase,))
       for phase in ("pending", "process", "inherit", "exit", "join", "jump", "block")),
+    # issue 9: each green thread a whole thread (TLS, ids, exception state)
+    Case("tls_vars", many_threads=True),
+    Case("tls_objects"),
+    Case("tls_server"),
+    Case("stack_guard"),
+    Case("pshared_owner"),  # issue 8 item 2: owners of glibc's own mutexes by thread id
 ]
 if os.geteuid() == 0:
     # setgid/setuid after the resolver's threads started (drops to nobody)
@@ -92,3 +98,19 @@ def test_preload(case):
         assert r.peak_threads <= GREEN_MAX_THREADS, (
             f"under the preload the OS saw {r.peak_threads} threads (at most "
             f"{GREEN_MAX_THREADS} expected): the program's threads were not green\n" + r.describe())
+
+
+# With GREEN_TLS=shared the green threads of one OS thread share their
+# thread-local storage: the TLS programs must see it, or they prove nothing.
+@pytest.mark.parametrize("name", ["tls_vars", "tls_objects", "tls_server", "pshared_owner"])
+def test_shared_tls_is_visible(name):
+    r = harness.preloaded(name, env={"GREEN_TLS": "shared"})
+    assert not r.timed_out, r.describe()
+    assert r.stdout != harness.native(name).stdout, (
+        "with GREEN_TLS=shared the output should show the shared TLS\n" + r.describe())
+
+
+@pytest.mark.parametrize("value", ["bogus", "", "Private"])
+def test_bad_tls(value):
+    from test_issue4 import assert_rejected
+    assert_rejected("GREEN_TLS", value, ("private", "shared"), "threads")

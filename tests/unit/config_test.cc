@@ -36,12 +36,27 @@ TEST(Config, RejectsWhatIsNotASize) {
     EXPECT_FALSE(green::parse_size(bad, &v)) << bad;
 }
 
-TEST(Config, DefaultStackIs256K) {
+TEST(Config, DefaultStackIsGlibcsAndTlsPrivate) {
   g_env.clear();
   green::Config c{};
   std::string error;
   ASSERT_TRUE(green::load_config(fake_getenv, &c, &error));
-  EXPECT_EQ(c.stack_size, 256u * 1024);
+  EXPECT_EQ(c.stack_size, 0u);  // 0: what glibc gives a new thread
+  EXPECT_FALSE(c.shared_tls);
+}
+
+TEST(Config, TlsTakesPrivateOrShared) {
+  green::Config c{};
+  std::string error;
+  g_env = {{"GREEN_TLS", "shared"}};
+  ASSERT_TRUE(green::load_config(fake_getenv, &c, &error));
+  EXPECT_TRUE(c.shared_tls);
+  for (const char* bad : {"", "Private", "on", "1"}) {
+    g_env = {{"GREEN_TLS", bad}};
+    EXPECT_FALSE(green::load_config(fake_getenv, &c, &error)) << bad;
+    EXPECT_NE(error.find("GREEN_TLS"), std::string::npos) << error;
+    EXPECT_NE(error.find("private"), std::string::npos) << error;
+  }
 }
 
 TEST(Config, BadStackSizeGivesOneLineNamingTheVariable) {

@@ -1,0 +1,366 @@
+#include "hub/tcb.h"
+
+#include <asm/prctl.h>
+#include <dlfcn.h>
+#include <link.h>
+#include <sys/mman.h>
+#include <pthread.h>
+#include <sys/auxv.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <vector>
+
+// glibc 2.35+: where the kernel's rseq area sits, relative to the thread
+// pointer, and how much of it glibc registered (0: none).
+extern "C" const ptrdiff_t __rseq_offset __attribute__((weak));
+extern "C" const unsigned int __rseq_size __attribute__((weak));
+
+// glibc's per-thread resolver state (<resolv.h> would also define p_type,
+// which <link.h>'s program headers need).
+extern "C" struct __res_state* __res_state();
+
+namespace green {
+
+bool g_private_tls = false;
+
+namespace {
+
+// What a new block's struct pthread holds (glibc 2.36, x86_64). The block
+// starts zeroed; then:
+//  copied from the creating thread: tcbhead_t's multiple_threads, sysinfo,
+//    the stack-protector canary (%fs:0x28), the pointer guard (%fs:0x30,
+//    which setjmp and atexit mangle with: a longjmp across green threads
+//    needs the same one) and feature_1 (CET);
+//  set as glibc's thread creation sets them: the self pointers (%fs:0,
+//    %fs:0x10), the thread list node and the robust-mutex list as empty
+//    lists (fork's child and robust mutexes walk them), specific[0] pointing
+//    at the first key block, and the rseq cpu_id as "registration failed",
+//    so sched_getcpu asks the kernel instead of reading another thread's
+//    registration; tid: the green thread's own id;
+//  left zero: cancellation state, scheduling, join state, the stack fields
+//    (the hooks answer pthread_getattr_np), the resolver state and the
+//    strerror/strsignal buffers, which glibc fills on demand.
+// The DTV and every module's static TLS are glibc's _dl_allocate_tls's.
+constexpr size_t kTcbSelf = 0x0;
+constexpr size_t kTcbSelf2 = 0x10;
+constexpr size_t kHeaderCopyBegin = 0x18;   // multiple_threads
+constexpr size_t kHeaderCopyEnd = 0x50;     // past feature_1
+constexpr size_t kGscopeFlag = 0x1c;        // the loader's per-thread flag: never inherited
+constexpr size_t kKeyBlockBytes = 32 * 16;  // specific_1stblock, just below specific[]
+constexpr int kRseqCpuIdRegistrationFailed = -2;
+constexpr size_t kResStateBytes = 568;  // sizeof(struct __res_state)
+
+struct Glibc {
+  void* (*allocate_tls)(void*) = nullptr;
+  void (*deallocate_tls)(void*, bool) = nullptr;
+  void (*call_tls_dtors)() = nullptr;
+  void (*ctype_init)() = nullptr;
+  ptrdiff_t resp = 0;      // __resp, from the thread pointer
+  ptrdiff_t res = -1;      // struct pthread's res (-1: not known yet)
+  ptrdiff_t tcache = 0;    // malloc's tcache pointer, from the thread pointer
+  size_t static_size = 0;  // static TLS plus struct pthread
+  size_t align = 0;
+  size_t tcb_size = 0;  // sizeof(struct pthread)
+  size_t reserve = 0;
+  size_t tid = 0, list = 0, specific = 0;  // offsets in struct pthread
+  long robust_futex_offset = 0;
+  bool fsgsbase = false;
+};
+Glibc g;
+
+std::atomic<pid_t> g_next_tid{0};
+
+// libthread_db's descriptors: {bits, count, offset}.
+const uint32_t* db_field(const char* name) {
+  return static_cast<const uint32_t*>(dlsym(RTLD_DEFAULT, name));
+}
+
+template <class T>
+T& at(void* tp, size_t offset) {
+  return *reinterpret_cast<T*>(static_cast<char*>(tp) + offset);
+}
+
+size_t robust_head(size_t tid) {
+  return tid + 16;  // after tid, pid and robust_prev
+}
+
+pid_t read_pid_max() {
+  long max = 4194304;  // the kernel's largest, if /proc cannot say
+  if (FILE* f = fopen("/proc/sys/kernel/pid_max", "re")) {
+    if (fscanf(f, "%ld", &max) != 1) max = 4194304;
+    fclose(f);
+  }
+  return pid_t(max);
+}
+
+bool resolve(const char** why) {
+  using GetInfo = void (*)(size_t*, size_t*);
+  auto info = reinterpret_cast<GetInfo>(dlsym(RTLD_DEFAULT, "_dl_get_tls_static_info"));
+  g.allocate_tls = reinterpret_cast<void* (*)(void*)>(dlsym(RTLD_DEFAULT, "_dl_allocate_tls"));
+  g.deallocate_tls =
+      reinterpret_cast<void (*)(void*, bool)>(dlsym(RTLD_DEFAULT, "_dl_deallocate_tls"));
+  g.call_tls_dtors = reinterpret_cast<void (*)()>(dlsym(RTLD_DEFAULT, "__call_tls_dtors"));
+  g.ctype_init = reinterpret_cast<void (*)()>(dlsym(RTLD_DEFAULT, "__ctype_init"));
+  // dlsym of a TLS symbol answers its address for the calling thread.
+  if (void* resp = dlsym(RTLD_DEFAULT, "__resp"))
+    g.resp = static_cast<char*>(resp) - static_cast<char*>(thread_pointer());
+  const uint32_t* size = db_field("_thread_db_sizeof_pthread");
+  const uint32_t* tid = db_field("_thread_db_pthread_tid");
+  const uint32_t* list = db_field("_thread_db_pthread_list");
+  const uint32_t* specific = db_field("_thread_db_pthread_specific");
+  if (!info || !g.ctype_init || !g.allocate_tls || !g.deallocate_tls || !size || !tid || !list ||
+      !specific) {
+    *why = "this glibc does not export its TLS allocator (_dl_allocate_tls) or thread layout";
+    return false;
+  }
+  info(&g.static_size, &g.align);
+  g.tcb_size = size[0];
+  g.tid = tid[2];
+  g.list = list[2];
+  g.specific = specific[2];
+  return true;
+}
+
+// The calling thread's own block must look as this file expects.
+bool layout_matches(const char** why) {
+  void* tp = thread_pointer();
+  size_t head = robust_head(g.tid);
+  bool ok = at<void*>(tp, kTcbSelf) == tp && at<void*>(tp, kTcbSelf2) == tp &&
+            at<pid_t>(tp, g.tid) == kernel_tid() &&
+            at<char*>(tp, g.specific) == static_cast<char*>(tp) + g.specific - kKeyBlockBytes &&
+            at<char*>(tp, g.tid + 8) == static_cast<char*>(tp) + head && g.align != 0 &&
+            (g.align & (g.align - 1)) == 0 && g.static_size > g.tcb_size &&
+            (!&__rseq_size || __rseq_size == 0 || size_t(__rseq_offset) + 8 <= g.tcb_size);
+  if (!ok) *why = "glibc's struct pthread is not laid out as libgreen expects";
+  g.robust_futex_offset = at<long>(tp, head + 8);
+  return ok;
+}
+
+}  // namespace
+
+namespace {
+
+// Where glibc keeps a thread's own resolver state in struct pthread: a
+// native thread's __resp points at it. Asked of one real thread, once.
+void* find_res(void*) {
+  g.res = static_cast<char*>(reinterpret_cast<void*>(__res_state())) -
+          static_cast<char*>(thread_pointer());
+  return nullptr;
+}
+
+void learn_res_offset() {
+  pthread_t probe;
+  if (pthread_create(&probe, nullptr, find_res, nullptr) == 0) pthread_join(probe, nullptr);
+  if (g.res < 0 || size_t(g.res) + kResStateBytes > g.tcb_size) g.res = 0;
+}
+
+}  // namespace
+
+void* thread_pointer() {
+  void* tp;
+  asm volatile("mov %%fs:0, %0" : "=r"(tp));
+  return tp;
+}
+
+void set_thread_pointer(void* tp) {
+  if (g.fsgsbase)
+    asm volatile("wrfsbase %0" ::"r"(tp) : "memory");
+  else
+    syscall(SYS_arch_prctl, ARCH_SET_FS, tp);
+}
+
+namespace {
+
+// malloc's per-thread cache (glibc 2.36): a thread's first malloc allocates
+// a tcache_perthread_struct (64 uint16_t counts, then 64 entry pointers) and
+// keeps it in the hidden TLS variable `tcache`; glibc frees it, and the
+// chunks it holds, only from its own thread exit. A green thread's exit
+// must do the same, or every exited thread leaks it. The variable is not
+// exported: it is found once, as the word of libc's TLS block that a first
+// malloc in a fresh block sets to a struct whose entry list holds the chunk
+// just freed.
+constexpr int kTcacheBins = 64;
+struct TcacheEntry {
+  TcacheEntry* next;  // mangled: (address of the field >> 12) ^ pointer
+  uintptr_t key;
+};
+struct Tcache {
+  uint16_t counts[kTcacheBins];
+  TcacheEntry* entries[kTcacheBins];
+};
+
+struct TlsBlock {
+  ptrdiff_t offset = 0;  // from the thread pointer
+  size_t size = 0;
+};
+
+int find_libc_block(dl_phdr_info* info, size_t, void* out) {
+  if (!info->dlpi_name || !strstr(info->dlpi_name, "/libc.so.6") || !info->dlpi_tls_data) return 0;
+  for (int i = 0; i < info->dlpi_phnum; i++) {
+    if (info->dlpi_phdr[i].p_type != PT_TLS) continue;
+    auto* block = static_cast<TlsBlock*>(out);
+    block->offset = static_cast<char*>(info->dlpi_tls_data) - static_cast<char*>(thread_pointer());
+    block->size = info->dlpi_phdr[i].p_memsz;
+    return 1;
+  }
+  return 0;
+}
+
+bool holds(const Tcache* cache, const void* chunk) {
+  for (int i = 0; i < kTcacheBins; i++)
+    if (cache->counts[i] == 1 && cache->entries[i] == chunk) return true;
+  return false;
+}
+
+// In a probe block, on this thread for a moment: the word that malloc's
+// first use sets to its tcache.
+ptrdiff_t probe_tcache(char* probe, const TlsBlock& libc) {
+  std::vector<uintptr_t> before(libc.size / sizeof(uintptr_t));
+  memcpy(before.data(), probe + libc.offset, before.size() * sizeof(uintptr_t));
+  void* own = thread_pointer();
+  set_thread_pointer(probe);
+  void* chunk = malloc(40);
+  free(chunk);
+  set_thread_pointer(own);
+  for (size_t i = 0; i < before.size(); i++) {
+    uintptr_t now;
+    memcpy(&now, probe + libc.offset + i * sizeof now, sizeof now);
+    if (now == before[i] || now < 65536 || now % 16 != 0) continue;
+    if (holds(reinterpret_cast<const Tcache*>(now), chunk))
+      return libc.offset + ptrdiff_t(i * sizeof now);
+  }
+  return 0;
+}
+
+// What glibc's tcache_thread_shutdown does: the chunks back to their arena,
+// then the cache itself. glibc's free() makes a new cache when a thread has
+// none (and only glibc's own exit can tell it not to), so while the chunks
+// go back the thread's cache is one that is full in every size: free()
+// gives each chunk to its arena. The thread must not malloc again.
+Tcache g_full_cache;
+
+void free_tcache(char* tp) {
+  auto*& slot = *reinterpret_cast<Tcache**>(tp + g.tcache);
+  Tcache* cache = slot;
+  if (!cache || cache == &g_full_cache) return;
+  slot = &g_full_cache;
+  for (TcacheEntry*& head : cache->entries) {
+    while (TcacheEntry* e = head) {
+      head = reinterpret_cast<TcacheEntry*>((uintptr_t(&e->next) >> 12) ^ uintptr_t(e->next));
+      free(e);
+    }
+  }
+  free(cache);
+}
+
+bool find_tcache(const char** why) {
+  for (uint16_t& count : g_full_cache.counts) count = UINT16_MAX;
+  TlsBlock libc;
+  dl_iterate_phdr(find_libc_block, &libc);
+  size_t bytes = g.reserve + 4096;
+  void* probe_stack =
+      mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  char* probe = probe_stack == MAP_FAILED
+                    ? nullptr
+                    : static_cast<char*>(tcb_build(static_cast<char*>(probe_stack) + bytes, 0));
+  if (probe && libc.size) g.tcache = probe_tcache(probe, libc);
+  if (probe) {
+    void* own = thread_pointer();
+    set_thread_pointer(probe);
+    if (g.tcache) free_tcache(probe);
+    set_thread_pointer(own);
+    tcb_release(probe);
+  }
+  if (probe_stack != MAP_FAILED) munmap(probe_stack, bytes);
+  if (!g.tcache) *why = "malloc's per-thread cache could not be found in glibc's TLS block";
+  return g.tcache != 0;
+}
+
+}  // namespace
+
+bool tcb_init(const char** why) {
+  if (!resolve(why) || !layout_matches(why)) return false;
+  constexpr unsigned long kHwcap2Fsgsbase = 1ul << 1;  // the kernel lets user space write FS
+  g.fsgsbase = (getauxval(AT_HWCAP2) & kHwcap2Fsgsbase) != 0;
+  g.reserve = (g.static_size + g.align + 63) & ~size_t(63);
+  g_next_tid.store(read_pid_max() + 1);
+  return find_tcache(why);
+}
+
+size_t tcb_reserve() {
+  return g_private_tls ? g.reserve : 0;
+}
+
+void* tcb_build(char* top, pid_t tid) {
+  if (g.res < 0) learn_res_offset();
+  char* tp = reinterpret_cast<char*>((uintptr_t(top) - g.tcb_size) & ~(uintptr_t(g.align) - 1));
+  memset(tp, 0, g.tcb_size);  // a recycled stack holds the last thread's
+  memcpy(tp + kHeaderCopyBegin, static_cast<char*>(thread_pointer()) + kHeaderCopyBegin,
+         kHeaderCopyEnd - kHeaderCopyBegin);
+  at<int>(tp, kGscopeFlag) = 0;
+  at<void*>(tp, kTcbSelf) = tp;
+  at<void*>(tp, kTcbSelf2) = tp;
+  at<char*>(tp, g.list) = tp + g.list;
+  at<char*>(tp, g.list + 8) = tp + g.list;
+  size_t head = robust_head(g.tid);
+  at<char*>(tp, g.tid + 8) = tp + head;
+  at<char*>(tp, head) = tp + head;
+  at<long>(tp, head + 8) = g.robust_futex_offset;
+  at<char*>(tp, g.specific) = tp + g.specific - kKeyBlockBytes;
+  if (&__rseq_size && __rseq_size >= 8)
+    at<int>(tp, size_t(__rseq_offset) + 4) = kRseqCpuIdRegistrationFailed;
+  tcb_set_tid(tp, tid);
+  if (!g.allocate_tls(tp)) {
+    errno = EAGAIN;
+    return nullptr;
+  }
+  return tp;
+}
+
+void tcb_release(void* tp) {
+  g.deallocate_tls(tp, false);
+}
+
+void tcb_thread_start() {
+  g.ctype_init();
+  if (g.resp && g.res > 0) {
+    char* tp = static_cast<char*>(thread_pointer());
+    *reinterpret_cast<void**>(tp + g.resp) = tp + g.res;
+  }
+}
+
+void tcb_thread_exit() {
+  if (g.call_tls_dtors) g.call_tls_dtors();
+}
+
+void tcb_thread_end() {
+  free_tcache(static_cast<char*>(thread_pointer()));
+}
+
+void tcb_set_tid(void* tp, pid_t tid) {
+  at<pid_t>(tp, g.tid) = tid;
+}
+
+pid_t kernel_tid() {
+  long tid;
+  asm volatile("syscall" : "=a"(tid) : "0"(long(SYS_gettid)) : "rcx", "r11", "memory");
+  return pid_t(tid);
+}
+
+pid_t next_green_tid() {
+  constexpr pid_t kTidMask = 0x3fffffff;  // FUTEX_TID_MASK: robust mutexes keep the id in 30 bits
+  pid_t tid = g_next_tid.fetch_add(1);
+  if (tid > kTidMask) {
+    g_next_tid.store(read_pid_max() + 1);
+    tid = g_next_tid.fetch_add(1);
+  }
+  return tid;
+}
+
+}  // namespace green
