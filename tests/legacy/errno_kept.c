@@ -9,6 +9,7 @@
 #include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <semaphore.h>
 #include <signal.h>
 #include <sys/epoll.h>
@@ -88,6 +89,11 @@ static void signal_calls(const char* where) {
   CHECK("pthread_kill 0", pthread_kill(pthread_self(), 0), R == 0);
   CHECK("pthread_kill", pthread_kill(pthread_self(), SIGUSR1), R == 0);
   CHECK("raise", raise(SIGUSR1), R == 0);
+  CHECK("tgkill", tgkill(getpid(), gettid(), SIGUSR1), R == 0);
+  cpu_set_t cpus;
+  CHECK("sched_getaffinity", sched_getaffinity(0, sizeof cpus, &cpus), R == 0);
+  CHECK("pthread_getaffinity_np", pthread_getaffinity_np(pthread_self(), sizeof cpus, &cpus),
+        R == 0);
   sigemptyset(&set);
   sigaddset(&set, SIGUSR2);
   pthread_sigmask(SIG_BLOCK, &set, NULL);
