@@ -201,6 +201,9 @@ uint64_t signal_pending(GreenThread* t) {
 }
 
 bool signal_due(GreenThread* t) {
+  // The common case, on every switch: nothing pending anywhere.
+  if (!t->pending_signals && !g_process_pending && !g_held.load(std::memory_order_relaxed))
+    return false;
   collect_held();
   return (t->pending_signals & ~sigset_bits(t->sigmask)) || process_due_for(t);
 }
