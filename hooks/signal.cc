@@ -34,10 +34,12 @@ bool synchronous(int sig, const siginfo_t* info) {
 }
 
 // A signal the kernel sends to the thread that caused it (a write to a
-// broken pipe): held for that thread when it blocks it, not the process.
+// broken pipe comes as if the process had sent it to itself): it goes to
+// the running thread, or is held for it when it blocks it.
 bool for_this_thread(int sig, const siginfo_t* info) {
-  return synchronous(sig, info) ||
-         (sig == SIGPIPE && info && info->si_code == SI_USER && info->si_pid == 0);
+  if (synchronous(sig, info)) return true;
+  return sig == SIGPIPE && info && info->si_code == SI_USER &&
+         (info->si_pid == 0 || info->si_pid == getpid());
 }
 
 void call(const struct sigaction& act, int sig, siginfo_t* info, void* context) {

@@ -17,6 +17,9 @@
  *   join:     a signal arriving while the main thread waits in pthread_join
  *             runs its handler there (SA_RESETHAND: once, then the action is
  *             the default), and the join then returns the thread's value.
+ *   pipe:     SIGPIPE goes to the thread whose write found no reader: its
+ *             handler runs there, and the main thread's poll meanwhile is
+ *             not interrupted.
  *   jump:     an alarm's handler siglongjmps out of a blocking read, twice:
  *             the mask is restored, so the second alarm comes too.
  *   block:    a handler that makes blocking calls (a sleep, a pipe round
@@ -30,6 +33,7 @@
 #include <dirent.h>
 #include <grp.h>
 #include <netdb.h>
+#include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -268,6 +272,43 @@ static void phase_join(void) {
   install(SIGUSR1, record, 0);
 }
 
+/* ---- pipe ---- */
+
+static int broken[2];
+static int write_result, write_errno, ran_on_writer;
+
+static void* broken_writer(void* arg) {
+  (void)arg;
+  msleep(50);  // the main thread is in its poll
+  write_result = (int)write(broken[1], "x", 1);
+  write_errno = errno;
+  ran_on_writer = atomic_load(&handled) == 1 && pthread_equal(handled_on, pthread_self());
+  return NULL;
+}
+
+static void phase_pipe(void) {
+  printf("pipe\n");
+  install(SIGPIPE, record, 0);
+  atomic_store(&handled, 0);
+  int idle[2];
+  pipe(idle);
+  pipe(broken);
+  close(broken[0]);
+  pthread_t t;
+  pthread_create(&t, NULL, broken_writer, NULL);
+  struct pollfd pf = {idle[0], POLLIN, 0};
+  int r = poll(&pf, 1, 300);
+  pthread_join(t, NULL);
+  printf("  write without a reader: %s (%s)\n", yes(write_result == -1 && write_errno == EPIPE),
+         errname(write_errno));
+  printf("  SIGPIPE handled on the writing thread: %s\n", yes(ran_on_writer));
+  printf("  main thread's poll not interrupted: %s\n", yes(r == 0));
+  close(broken[1]);
+  close(idle[0]);
+  close(idle[1]);
+  signal(SIGPIPE, SIG_DFL);
+}
+
 /* ---- jump ---- */
 
 static sigjmp_buf jump_env;
@@ -402,6 +443,7 @@ int main(int argc, char** argv) {
   if (all || !strcmp(phase, "inherit")) phase_inherit();
   if (all || !strcmp(phase, "exit")) phase_exit();
   if (all || !strcmp(phase, "join")) phase_join();
+  if (all || !strcmp(phase, "pipe")) phase_pipe();
   if (all || !strcmp(phase, "jump")) phase_jump();
   if (all || !strcmp(phase, "block")) phase_block();
   if (!strcmp(phase, "setxid")) phase_setxid();
