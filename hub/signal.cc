@@ -245,6 +245,7 @@ void signal_discard(int sig) {
 }
 
 void signal_forked_child(GreenThread* t) {
+  apply_signal_masks(t->hub);  // the child's one thread has the caller's mask, as natively
   t->pending_signals = 0;
   g_process_pending = 0;
   g_held.store(0, std::memory_order_release);

@@ -11,6 +11,9 @@
  *             and the handler runs there.
  *   inherit:  a new thread starts with its creator's mask and an empty
  *             pending set.
+ *   fork:     a forked child's one thread has the mask of the thread that
+ *             forked (the kernel's view of it, in /proc/self/status), even
+ *             when another thread of the parent does not block the signal.
  *   exit:     a signal arriving while every thread waits (the main thread in
  *             pthread_join) runs its handler on the thread that takes it; the
  *             handler calls pthread_exit, and the join sees its value.
@@ -174,6 +177,51 @@ static void phase_inherit(void) {
   pthread_join(t, NULL);
   set_blocked(SIGUSR1, 0);
   printf("  creator's handler ran on unblock: %s\n", yes(atomic_load(&handled) == 1));
+}
+
+/* ---- fork ---- */
+
+static int gate[2];
+
+static void* unblocked_waiter(void* arg) {
+  (void)arg;
+  set_blocked(SIGUSR2, 0);
+  char c;
+  read(gate[0], &c, 1);
+  return NULL;
+}
+
+/* Whether the kernel's mask of this (one-threaded) process blocks sig. */
+static int kernel_blocks(int sig) {
+  FILE* f = fopen("/proc/self/status", "r");
+  char line[256];
+  unsigned long long mask = 0;
+  while (f && fgets(line, sizeof line, f))
+    if (sscanf(line, "SigBlk: %llx", &mask) == 1) break;
+  if (f) fclose(f);
+  return (mask >> (sig - 1)) & 1;
+}
+
+static void phase_fork(void) {
+  printf("fork\n");
+  pipe(gate);
+  pthread_t t;
+  pthread_create(&t, NULL, unblocked_waiter, NULL);
+  msleep(20);
+  set_blocked(SIGUSR2, 1);
+  pid_t child = fork();
+  if (child == 0) {
+    printf("  child's thread blocks what the forking thread blocked: %s\n",
+           yes(kernel_blocks(SIGUSR2)));
+    fflush(stdout);
+    _exit(0);
+  }
+  waitpid(child, NULL, 0);
+  write(gate[1], "x", 1);
+  pthread_join(t, NULL);
+  set_blocked(SIGUSR2, 0);
+  close(gate[0]);
+  close(gate[1]);
 }
 
 /* ---- exit ---- */
@@ -441,6 +489,7 @@ int main(int argc, char** argv) {
   if (all || !strcmp(phase, "pending")) phase_pending();
   if (all || !strcmp(phase, "process")) phase_process();
   if (all || !strcmp(phase, "inherit")) phase_inherit();
+  if (all || !strcmp(phase, "fork")) phase_fork();
   if (all || !strcmp(phase, "exit")) phase_exit();
   if (all || !strcmp(phase, "join")) phase_join();
   if (all || !strcmp(phase, "pipe")) phase_pipe();
