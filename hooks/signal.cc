@@ -33,12 +33,15 @@ bool synchronous(int sig, const siginfo_t* info) {
   return fault && info && info->si_code > 0;
 }
 
-// A signal the kernel sends to the thread that caused it (a write to a
-// broken pipe comes as if the process had sent it to itself): it goes to
-// the running thread, or is held for it when it blocks it.
+// A signal for the thread that caused it: a fault; one the thread sent
+// itself inside libc (abort's SIGABRT, glibc's own raise: tgkill); a write
+// to a broken pipe (it comes as if the process had sent it to itself). It
+// goes to the running thread, or is held for it when it blocks it.
 bool for_this_thread(int sig, const siginfo_t* info) {
   if (synchronous(sig, info)) return true;
-  return sig == SIGPIPE && info && info->si_code == SI_USER &&
+  if (!info) return false;
+  if (info->si_code == SI_TKILL) return true;
+  return sig == SIGPIPE && info->si_code == SI_USER &&
          (info->si_pid == 0 || info->si_pid == getpid());
 }
 

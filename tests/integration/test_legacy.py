@@ -44,8 +44,8 @@ CASES = [
     Case("errno_kept"),
     # per-thread masks and pending sets; handlers never on the hub
     *(Case("signal_fidelity", (phase,))
-      for phase in ("pending", "process", "inherit", "fork", "exit", "join", "pipe", "jump",
-                    "block")),
+      for phase in ("pending", "process", "inherit", "fork", "exit", "join", "pipe", "abort",
+                    "jump", "block")),
     # issue 9: each green thread a whole thread (TLS, ids, exception state)
     Case("tls_vars", many_threads=True),
     Case("tls_objects"),

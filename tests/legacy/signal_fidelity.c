@@ -23,6 +23,8 @@
  *   pipe:     SIGPIPE goes to the thread whose write found no reader: its
  *             handler runs there, and the main thread's poll meanwhile is
  *             not interrupted.
+ *   abort:    abort() on a thread runs the SIGABRT handler on that thread
+ *             (here it siglongjmps back), not on the main thread.
  *   jump:     an alarm's handler siglongjmps out of a blocking read, twice:
  *             the mask is restored, so the second alarm comes too.
  *   block:    a handler that makes blocking calls (a sleep, a pipe round
@@ -357,6 +359,33 @@ static void phase_pipe(void) {
   signal(SIGPIPE, SIG_DFL);
 }
 
+/* ---- abort ---- */
+
+static sigjmp_buf abort_env;
+
+static void abort_handler(int sig) {
+  record(sig);
+  siglongjmp(abort_env, 1);
+}
+
+static void* aborter(void* arg) {
+  (void)arg;
+  if (sigsetjmp(abort_env, 1) == 0) abort();
+  printf("  SIGABRT handled on the aborting thread: %s\n",
+         yes(atomic_load(&handled) == 1 && pthread_equal(handled_on, pthread_self())));
+  return NULL;
+}
+
+static void phase_abort(void) {
+  printf("abort\n");
+  install(SIGABRT, abort_handler, 0);
+  atomic_store(&handled, 0);
+  pthread_t t;
+  pthread_create(&t, NULL, aborter, NULL);
+  pthread_join(t, NULL);
+  signal(SIGABRT, SIG_DFL);
+}
+
 /* ---- jump ---- */
 
 static sigjmp_buf jump_env;
@@ -493,6 +522,7 @@ int main(int argc, char** argv) {
   if (all || !strcmp(phase, "exit")) phase_exit();
   if (all || !strcmp(phase, "join")) phase_join();
   if (all || !strcmp(phase, "pipe")) phase_pipe();
+  if (all || !strcmp(phase, "abort")) phase_abort();
   if (all || !strcmp(phase, "jump")) phase_jump();
   if (all || !strcmp(phase, "block")) phase_block();
   if (!strcmp(phase, "setxid")) phase_setxid();
