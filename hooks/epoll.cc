@@ -7,6 +7,7 @@
 #include <sys/timerfd.h>
 
 #include "hooks/hook.h"
+#include "hub/own_fds.h"
 
 using namespace green;
 
@@ -48,16 +49,18 @@ Deadline ms_deadline(int timeout) {
 
 }  // namespace
 
+// libuv's own epoll fd and eventfd (own_fds.h) are never the program's.
 extern "C" int epoll_create(int size) noexcept {
-  return record(REAL(epoll_create)(size), false);
+  return record(own_fd_created(REAL(epoll_create)(size), __builtin_return_address(0)), false);
 }
 
 extern "C" int epoll_create1(int flags) noexcept {
-  return record(REAL(epoll_create1)(flags), false);
+  return record(own_fd_created(REAL(epoll_create1)(flags), __builtin_return_address(0)), false);
 }
 
 extern "C" int eventfd(unsigned int count, int flags) noexcept {
-  return record(REAL(eventfd)(count, flags), flags & EFD_NONBLOCK);
+  return record(own_fd_created(REAL(eventfd)(count, flags), __builtin_return_address(0)),
+                flags & EFD_NONBLOCK);
 }
 
 extern "C" int timerfd_create(clockid_t clock, int flags) noexcept {
@@ -71,22 +74,25 @@ extern "C" int signalfd(int fd, const sigset_t* mask, int flags) noexcept {
 }
 
 extern "C" int epoll_wait(int epfd, epoll_event* events, int max, int timeout) {
-  if (timeout == 0 || !hook_self()) return REAL(epoll_wait)(epfd, events, max, timeout);
+  if (timeout == 0) return poll_now([&] { return REAL(epoll_wait)(epfd, events, max, 0); });
+  if (!hook_self()) return REAL(epoll_wait)(epfd, events, max, timeout);
   return epoll_park(epfd, ms_deadline(timeout),
                     [&] { return REAL(epoll_wait)(epfd, events, max, 0); });
 }
 
 extern "C" int epoll_pwait(int epfd, epoll_event* events, int max, int timeout,
                            const sigset_t* mask) {
-  if (timeout == 0 || !hook_self()) return REAL(epoll_pwait)(epfd, events, max, timeout, mask);
+  if (timeout == 0) return poll_now([&] { return REAL(epoll_pwait)(epfd, events, max, 0, mask); });
+  if (!hook_self()) return REAL(epoll_pwait)(epfd, events, max, timeout, mask);
   return epoll_park(epfd, ms_deadline(timeout),
                     [&] { return REAL(epoll_pwait)(epfd, events, max, 0, mask); });
 }
 
 extern "C" int epoll_pwait2(int epfd, epoll_event* events, int max, const timespec* timeout,
                             const sigset_t* mask) {
-  if (!hook_self() || (timeout && ((timeout->tv_sec == 0 && timeout->tv_nsec == 0) ||
-                                   timeout->tv_nsec < 0 || timeout->tv_nsec >= 1000000000)))
+  if (timeout && timeout->tv_sec == 0 && timeout->tv_nsec == 0)
+    return poll_now([&] { return REAL(epoll_pwait2)(epfd, events, max, timeout, mask); });
+  if (!hook_self() || (timeout && (timeout->tv_nsec < 0 || timeout->tv_nsec >= 1000000000)))
     return REAL(epoll_pwait2)(epfd, events, max, timeout, mask);
   timespec zero{0, 0};
   Deadline deadline = timeout ? deadline_after(timespec_ns(*timeout)) : kNoDeadline;

@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "hooks/hook.h"
+#include "hub/own_fds.h"
 
 using namespace green;
 
@@ -20,6 +21,10 @@ int after_fcntl(int fd, int cmd, void* arg, int r) {
 // A record lock that would block parks and tries again (lock_retry).
 template <class Real>
 int call_fcntl(int fd, int cmd, void* arg, Real real) {
+  if (own_fd_hidden(fd)) {  // the runtime's: never opened, to the program
+    errno = EBADF;
+    return -1;
+  }
   if ((cmd == F_SETLKW || cmd == F_OFD_SETLKW) && hook_self()) {
     int try_cmd = cmd == F_SETLKW ? F_SETLK : F_OFD_SETLK;
     return lock_retry([&] { return real(fd, try_cmd, arg); },

@@ -107,6 +107,33 @@ class CancelPoint {
   BlockingCall call_;  // every cancellation point is a blocking call
 };
 
+// A poll that does not wait, or a non-blocking call that found nothing to
+// do: natively such a loop waits for a peer running on another core. Here
+// the peer is a green thread of this OS thread: the ready ones run first,
+// and if the hub has not looked at timers and I/O for kPollingYieldNs (the
+// peer may be asleep or waiting for input), it looks now. A lone thread
+// pays nothing.
+constexpr uint64_t kPollingYieldNs = 1000000;
+
+inline bool let_others_run() {
+  GreenThread* self = tls.current;
+  if (!self) return false;
+  Hub* h = self->hub;
+  if (h->ready_count == 0 && (h->live < 2 || uv_hrtime() - h->last_poll < kPollingYieldNs))
+    return false;
+  yield_thread();
+  return true;
+}
+
+// A zero-timeout poll of some kind: once, and once more after the ready
+// threads ran if nothing was ready.
+template <class Poll>
+int poll_now(Poll&& poll_once) {
+  int r = poll_once();
+  if (r == 0 && hook_self() && let_others_run()) r = poll_once();
+  return r;
+}
+
 inline ssize_t would_block() {
   errno = EAGAIN;
   return -1;

@@ -42,7 +42,11 @@ ssize_t io_retry(const IoCall& c, Attempt&& attempt) {
       }
       if (errno != EAGAIN && errno != EWOULDBLOCK) return r;
       e->maybe_ready[c.dir] = false;
-      if (e->nonblock()) return r;
+      if (e->nonblock()) {
+        let_others_run();  // a program polling with non-blocking calls waits for a peer
+        errno = EAGAIN;
+        return r;
+      }
     }
     wait_first = false;
     WakeReason why = wait_fd(e, events, c.deadline, true);

@@ -99,7 +99,8 @@ bool valid(const timespec* ts) {
 }  // namespace
 
 extern "C" int poll(pollfd* fds, nfds_t n, int timeout) {
-  if (timeout == 0 || !hook_self()) return REAL(poll)(fds, n, timeout);
+  if (timeout == 0) return poll_now([&] { return REAL(poll)(fds, n, 0); });
+  if (!hook_self()) return REAL(poll)(fds, n, timeout);
   return CancelPoint(tls.current).done(green_poll(fds, n, poll_deadline(timeout), nullptr, false));
 }
 
@@ -109,15 +110,27 @@ extern "C" int __poll_chk(pollfd* fds, nfds_t n, int timeout, size_t fds_len) {
 }
 
 extern "C" int ppoll(pollfd* fds, nfds_t n, const timespec* timeout, const sigset_t* mask) {
-  if (!hook_self() ||
-      (timeout && (!valid(timeout) || (timeout->tv_sec == 0 && timeout->tv_nsec == 0))))
-    return REAL(ppoll)(fds, n, timeout, mask);
+  if (timeout && valid(timeout) && timeout->tv_sec == 0 && timeout->tv_nsec == 0)
+    return poll_now([&] { return REAL(ppoll)(fds, n, timeout, mask); });
+  if (!hook_self() || (timeout && !valid(timeout))) return REAL(ppoll)(fds, n, timeout, mask);
   Deadline deadline = timeout ? deadline_after(timespec_ns(*timeout)) : kNoDeadline;
   return CancelPoint(tls.current).done(green_poll(fds, n, deadline, mask, true));
 }
 
 extern "C" int select(int nfds, fd_set* r, fd_set* w, fd_set* x, timeval* timeout) {
-  if (!hook_self() || (timeout && timeout->tv_sec == 0 && timeout->tv_usec == 0) ||
+  if (timeout && timeout->tv_sec == 0 && timeout->tv_usec == 0) {
+    // select overwrites the sets: a second look needs the first ones again
+    fd_set sets[3];
+    fd_set* in[3] = {r, w, x};
+    for (int i = 0; i < 3; i++)
+      if (in[i]) sets[i] = *in[i];
+    return poll_now([&] {
+      for (int i = 0; i < 3; i++)
+        if (in[i]) *in[i] = sets[i];
+      return REAL(select)(nfds, r, w, x, timeout);
+    });
+  }
+  if (!hook_self() ||
       (timeout && (timeout->tv_sec < 0 || timeout->tv_usec < 0 || timeout->tv_usec >= 1000000)))
     return REAL(select)(nfds, r, w, x, timeout);
   Deadline deadline =
@@ -137,8 +150,18 @@ extern "C" int select(int nfds, fd_set* r, fd_set* w, fd_set* x, timeval* timeou
 
 extern "C" int pselect(int nfds, fd_set* r, fd_set* w, fd_set* x, const timespec* timeout,
                        const sigset_t* mask) {
-  if (!hook_self() ||
-      (timeout && (!valid(timeout) || (timeout->tv_sec == 0 && timeout->tv_nsec == 0))))
+  if (timeout && valid(timeout) && timeout->tv_sec == 0 && timeout->tv_nsec == 0) {
+    fd_set sets[3];
+    fd_set* in[3] = {r, w, x};
+    for (int i = 0; i < 3; i++)
+      if (in[i]) sets[i] = *in[i];
+    return poll_now([&] {
+      for (int i = 0; i < 3; i++)
+        if (in[i]) *in[i] = sets[i];
+      return REAL(pselect)(nfds, r, w, x, timeout, mask);
+    });
+  }
+  if (!hook_self() || (timeout && !valid(timeout)))
     return REAL(pselect)(nfds, r, w, x, timeout, mask);
   FdSets sets{{r, w, x}, {}};
   Deadline deadline = timeout ? deadline_after(timespec_ns(*timeout)) : kNoDeadline;

@@ -10,6 +10,7 @@
 
 #include "hooks/hook.h"
 #include "hooks/stdio_stream.h"
+#include "hub/own_fds.h"
 #include "hub/signal.h"
 
 extern char** environ;
@@ -18,26 +19,29 @@ using namespace green;
 
 namespace {
 
-// Waits for the child to change state: a pidfd when there is one pid to
-// watch for its exit, else (any child, or stops and continues, which a pidfd
-// does not report) growing sleeps (1 ms to 16 ms). Returns false when a handled
-// signal interrupted the wait (the caller then fails with EINTR, or retries
-// under SA_RESTART, as the kernel does).
+// Waits for the child to change state, looking again after growing sleeps
+// (1 ms to 16 ms). For one pid a pidfd also wakes the wait at the child's
+// exit; it says nothing of stops and continues, which the program may have
+// asked for (WUNTRACED, WCONTINUED) or gets unasked as a tracer (a ptrace
+// stop), so the sleeps go on beside it, growing to 64 ms. Returns -1 with
+// EINTR when a handled signal interrupted the wait (or retries under
+// SA_RESTART, as the kernel does).
 template <class Check>
 long wait_child(pid_t pid, bool exits_only, Check&& check) {
   const int entry_errno = errno;
   int pidfd = pid > 0 && exits_only ? int(syscall(SYS_pidfd_open, pid, 0)) : -1;
+  own_fd_temp(&pidfd);  // the runtime's, not the program's
+  const int64_t max_backoff = pidfd >= 0 ? 64000000 : 16000000;
   long r;
-  for (int64_t backoff = 1000000;; backoff = std::min<int64_t>(backoff * 2, 16000000)) {
+  for (int64_t backoff = 1000000;; backoff = std::min(backoff * 2, max_backoff)) {
     r = check();
     if (r != 0) break;
     WakeReason why;
-    if (pidfd >= 0) {
-      FdEntry* e = fd_entry(pidfd);
-      why = e ? wait_fd(e, kWantRead, kNoDeadline, true) : WakeReason::kReady;
-    } else {
+    FdEntry* e = pidfd >= 0 ? fd_entry(pidfd) : nullptr;
+    if (e)
+      why = wait_fd(e, kWantRead, deadline_after(backoff), true);
+    else
       why = sleep_until(deadline_after(backoff));
-    }
     if (why == WakeReason::kSignal && !tls.current->signal_restart) {
       errno = EINTR;
       r = -1;
@@ -49,7 +53,10 @@ long wait_child(pid_t pid, bool exits_only, Check&& check) {
       break;
     }
   }
-  if (pidfd >= 0) close(pidfd);
+  if (pidfd >= 0) {
+    own_fd_release(pidfd);
+    close(pidfd);
+  }
   if (r >= 0) errno = entry_errno;
   return r;
 }

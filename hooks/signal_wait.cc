@@ -7,6 +7,7 @@
 #include <sys/signalfd.h>
 
 #include "hooks/hook.h"
+#include "hub/own_fds.h"
 #include "hub/signal.h"
 
 using namespace green;
@@ -38,6 +39,7 @@ int take_signal(const sigset_t* set, siginfo_t* info, Deadline deadline) {
   timespec zero{0, 0};
   int sfd = REAL(signalfd)(-1, set, SFD_NONBLOCK | SFD_CLOEXEC);
   if (sfd < 0) return REAL(sigtimedwait)(set, info, nullptr);  // cannot watch: wait as libc does
+  own_fd_temp(&sfd);                                           // the runtime's, not the program's
   CancelPoint cp(tls.current);
   int r;
   for (;;) {
@@ -56,6 +58,7 @@ int take_signal(const sigset_t* set, siginfo_t* info, Deadline deadline) {
     }
   }
   int err = errno;
+  own_fd_release(sfd);
   close(sfd);
   errno = r > 0 ? entry_errno : err;
   return r > 0 ? r : cp.done(r);

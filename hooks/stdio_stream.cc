@@ -230,8 +230,13 @@ AllStreamsGuard::~AllStreamsGuard() {
 // to it while the flush waits for a pipe waits too, instead of tearing the
 // flush's buffer. One that a green thread is inside is left as it is: glibc
 // flushes it as it would natively, racing that thread.
+// With the heap exhausted it holds what it could lock before an allocation
+// failed: exit must go on, as natively, not end in std::terminate.
 void hold_streams_at_exit() {
-  new AllStreamsGuard(false);  // never released: the process is ending
+  try {
+    new AllStreamsGuard(false);  // never released: the process is ending
+  } catch (const std::bad_alloc&) {
+  }
 }
 
 void streams_after_fork() {

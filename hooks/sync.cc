@@ -97,7 +97,9 @@ extern "C" int pthread_mutex_lock(pthread_mutex_t* m) noexcept {
 
 extern "C" int pthread_mutex_trylock(pthread_mutex_t* m) noexcept {
   if (!ours()) return REAL(pthread_mutex_trylock)(m);
-  return lock(m, kNoDeadline, true);
+  int r = lock(m, kNoDeadline, true);
+  if (r == EBUSY && hook_self()) let_others_run();  // a loop of trylocks waits for the holder
+  return r;
 }
 
 extern "C" int pthread_mutex_timedlock(pthread_mutex_t* m, const timespec* abstime) noexcept {
@@ -387,7 +389,13 @@ extern "C" int sem_wait(sem_t* s) {
 
 extern "C" int sem_trywait(sem_t* s) noexcept {
   if (!ours()) return REAL(sem_trywait)(s);
-  return sem_wait_green(s, kNoDeadline, true);
+  int r = sem_wait_green(s, kNoDeadline, true);
+  if (r != 0 && hook_self()) {
+    int err = errno;
+    let_others_run();  // a loop of trywaits waits for a post
+    errno = err;
+  }
+  return r;
 }
 
 extern "C" int sem_timedwait(sem_t* s, const timespec* abstime) {

@@ -253,6 +253,13 @@ void fd_closing(int fd) {
   forget(table()[size_t(fd)]);
 }
 
+void fd_closing_range(unsigned first, unsigned last) {
+  RuntimeScope runtime;
+  auto& t = table();
+  for (size_t fd = first; fd < t.size() && fd <= last; fd++)
+    if (t[fd]) forget(t[fd]);
+}
+
 void fd_set_nonblock(int fd, bool nonblock) {
   if (FdEntry* e = fd_entry(fd)) e->file->nonblock = nonblock;
 }

@@ -85,6 +85,7 @@ FdEntry* fd_created(int fd, FdKind kind, bool stream, bool nonblock);
 void fd_duplicated(int from, int to);
 // fd is about to be closed: wake its waiters with kClosed, stop watching it.
 void fd_closing(int fd);
+void fd_closing_range(unsigned first, unsigned last);  // close_range, closefrom
 void fd_set_nonblock(int fd, bool nonblock);
 void fd_set_timeout(int fd, Direction dir, int64_t ns);
 // Forget what is known (the fd may now be something else) and classify again.

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <new>
 
+#include "hub/own_fds.h"
 #include "hub/parking_lot.h"
 #include "hub/preempt.h"
 #include "hub/signal.h"
@@ -214,7 +215,7 @@ Hub* current_hub() {
 GreenThread* adopt_current_thread() {
   RuntimeScope runtime;
   auto* h = new Hub;
-  uv_loop_init(&h->loop);
+  own_loop_init(&h->loop);  // its descriptors high and hidden (own_fds.h)
   uv_async_init(&h->loop, &h->async, on_async);
   h->async.data = h;
   auto* t = new GreenThread;
@@ -447,7 +448,7 @@ void forked_child() {
   GreenThread* self = tls.current;
   Hub* h = self->hub;
   RuntimeScope runtime;
-  uv_loop_fork(&h->loop);
+  own_loop_fork(&h->loop);
   if (self->tp) {
     // glibc's fork gave the calling block the child's real id; the hub's
     // block keeps the kernel's id of this (only) OS thread too.

@@ -246,4 +246,11 @@ void deliver_remote_wakes(Hub* h) {
   }
 }
 
+void parking_lot_after_fork() {
+  for (Bucket& b : g_buckets) {
+    new (&b.lock) SpinLock();  // another OS thread may have held it
+    b.head = b.tail = nullptr;
+  }
+}
+
 }  // namespace green

@@ -45,6 +45,11 @@ struct Hub;
 // On the hub: wakes the green threads that other OS threads unparked.
 void deliver_remote_wakes(Hub* hub);
 
+// In a forked child, on the one thread left: every queued waiter belonged to
+// a thread that is not here (the caller is running, not waiting). Empties the
+// queues, so a wake-up goes to the child's own waiters instead of a ghost.
+void parking_lot_after_fork();
+
 // The identity of the calling thread for ownership checks: its green thread,
 // or its OS thread.
 uintptr_t waiter_self();

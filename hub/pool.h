@@ -13,6 +13,10 @@ namespace green {
 // and returns when it is done. errno as work() left it travels back.
 void run_on_pool(FunctionRef<void()> work);
 
+// In a forked child: the parent's pool threads are not here (libuv's exit
+// handler must not join them).
+void pool_after_fork();
+
 // How many pool threads to start (read once, at the first run_on_pool).
 extern size_t g_pool_size;
 

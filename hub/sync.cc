@@ -47,7 +47,9 @@ int mutex_lock(Mutex* m, Deadline deadline, bool try_only) {
   if (try_only) return EBUSY;
   ParkOptions options;
   options.deadline = deadline;
-  options.what = "mutex";
+  // A native owner (a pool thread, libuv's exit handler's pool) runs on and
+  // unlocks by itself: waiting for it is no deadlock.
+  options.what = (m->owner.load(std::memory_order_relaxed) & 1) ? nullptr : "mutex";
   for (;;) {
     uintptr_t token = 0;
     ParkResult r = park_on(

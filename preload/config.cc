@@ -2,6 +2,8 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <csignal>
+#include <cstring>
 
 namespace green {
 namespace {
@@ -9,7 +11,17 @@ namespace {
 constexpr size_t kMinStack = 16 * 1024;
 constexpr size_t kMaxStack = size_t(1) << 30;
 
-Config g_config{0, false, 16, false, false, false, 10};
+Config g_config{.stack_size = 0,
+                .deadlock_abort = false,
+                .pool_size = 16,
+                .file_io_pool = false,
+                .native_stdio = false,
+                .shared_tls = false,
+                .timeslice_ms = 10,
+                .log_level = 2,
+                .monitor_ms = 0,
+                .dump_signal = 0,
+                .stats = ""};
 
 std::string invalid(const ConfigVar& var, const char* text) {
   return std::string("libgreen: ") + var.name + "='" + text + "' is not valid: expected " +
@@ -22,32 +34,48 @@ const ConfigVar kConfigVars[] = {
     {"GREEN_STACK_SIZE",
      "a stack size in bytes from 16K to 1G, with an optional K, M or G suffix (e.g. 256K), for "
      "threads whose attributes ask for none",
-     "glibc's (RLIMIT_STACK: 8M here)"},
+     "glibc's (RLIMIT_STACK: 8M here)", "stack-size", nullptr},
     {"GREEN_DEADLOCK",
      "report (print which green threads wait on what, then hang as natively) or abort (print it, "
      "then abort)",
-     "report"},
+     "report", "deadlock", nullptr},
     {"GREEN_THREADPOOL",
      "a number of thread-pool threads from 1 to 1024, for DNS and other work that must block "
      "(libuv's UV_THREADPOOL_SIZE wins when the program's environment sets it)",
-     "16"},
+     "16", "threadpool", nullptr},
     {"GREEN_FILE_IO",
      "direct (regular-file reads and writes run on the calling thread) or threadpool (open, read, "
      "write, pread, pwrite, fsync of regular files run on the thread pool)",
-     "direct"},
+     "direct", "file-io", nullptr},
     {"GREEN_STDIO",
      "green (stdin and stdout, when a pipe or socket, become green streams) or native (they stay "
      "glibc's own, whose reads and writes block every green thread)",
-     "green"},
+     "green", "stdio", nullptr},
     {"GREEN_TLS",
      "private (each green thread has its own __thread/thread_local variables, thread control "
      "block and thread id, as a native thread) or shared (the green threads of one OS thread share "
      "them)",
-     "private"},
+     "private", "tls", nullptr},
     {"GREEN_TIMESLICE",
      "off, or a time slice in milliseconds from 1 to 1000: a green thread that runs that long "
      "without parking is preempted and the others run",
-     "10"},
+     "10", "timeslice", nullptr},
+    {"GREEN_LOG",
+     "debug, info, warn, error or off: the runtime's own messages on stderr (prefixed "
+     "libgreen:) at that level and above",
+     "warn", "log", nullptr},
+    {"GREEN_MONITOR_MS",
+     "off, or milliseconds from 1 to 60000: a green thread that holds the hub that long is "
+     "reported on stderr with what it does (the system call it is in, or its stack)",
+     "off", "monitor", "100"},
+    {"GREEN_DUMP_SIGNAL",
+     "off, or a signal (SIGQUIT, QUIT, SIGUSR1, 3, ...) on which every green thread is listed "
+     "on stderr with its state, how long it has been in it, and its stack; the program goes on",
+     "off", "dump-signal", nullptr},
+    {"GREEN_STATS",
+     "off, 1 (a table of the runtime's counters on stderr at exit) or a file path ending in "
+     ".json (the same counters as JSON)",
+     "off", "stats", "1"},
 };
 const size_t kConfigVarCount = sizeof kConfigVars / sizeof kConfigVars[0];
 
@@ -122,6 +150,57 @@ bool parse_timeslice(const char* text, Config* c) {
   return true;
 }
 
+bool parse_log(const char* text, Config* c) {
+  static const char* const kLevels[] = {"debug", "info", "warn", "error", "off"};
+  for (int i = 0; i < 5; i++)
+    if (std::string(text) == kLevels[i]) {
+      c->log_level = i;
+      return true;
+    }
+  return false;
+}
+
+bool parse_monitor(const char* text, Config* c) {
+  if (std::string(text) == "off") {
+    c->monitor_ms = 0;
+    return true;
+  }
+  size_t ms = 0;
+  if (std::string(text).find_first_not_of("0123456789") != std::string::npos) return false;
+  if (!parse_size(text, &ms) || ms < 1 || ms > 60000) return false;
+  c->monitor_ms = int(ms);
+  return true;
+}
+
+bool parse_dump_signal(const char* text, Config* c) {
+  if (std::string(text) == "off") {
+    c->dump_signal = 0;
+    return true;
+  }
+  int sig = parse_signal(text);
+  // Signals the program cannot catch, or that mean a fault.
+  if (sig == 0 || sig == SIGKILL || sig == SIGSTOP || sig == SIGSEGV || sig == SIGBUS ||
+      sig == SIGFPE || sig == SIGILL || sig == SIGURG || sig == 32 || sig == 33)
+    return false;
+  c->dump_signal = sig;
+  return true;
+}
+
+bool parse_stats(const char* text, Config* c) {
+  std::string t(text);
+  if (t == "off") {
+    c->stats.clear();
+    return true;
+  }
+  if (t == "1") {
+    c->stats.assign(1, '-');  // (not = "-": GCC 12 warns wrongly of an overlap)
+    return true;
+  }
+  if (t.size() <= 5 || t.compare(t.size() - 5, 5, ".json") != 0) return false;
+  c->stats = t;
+  return true;
+}
+
 using Parser = bool (*)(const char*, Config*);
 const Parser kParsers[] = {
     parse_stack,
@@ -139,6 +218,10 @@ const Parser kParsers[] = {
       return parse_choice(text, "private", "shared", &c->shared_tls);
     },
     parse_timeslice,
+    parse_log,
+    parse_monitor,
+    parse_dump_signal,
+    parse_stats,
 };
 static_assert(sizeof kParsers / sizeof kParsers[0] == sizeof kConfigVars / sizeof kConfigVars[0]);
 
@@ -155,6 +238,28 @@ bool load_config(const char* (*getenv_fn)(const char*), Config* out, std::string
   }
   *out = c;
   return true;
+}
+
+bool check_config_var(const ConfigVar& var, const char* text, std::string* error) {
+  Config c = g_config;
+  size_t i = size_t(&var - kConfigVars);
+  if (i < kConfigVarCount && kParsers[i](text, &c)) return true;
+  *error = invalid(var, text);
+  return false;
+}
+
+int parse_signal(const char* text) {
+  std::string t(text);
+  if (!t.empty() && t.find_first_not_of("0123456789") == std::string::npos) {
+    long n = strtol(text, nullptr, 10);
+    return n >= 1 && n < NSIG ? int(n) : 0;
+  }
+  const char* name = t.compare(0, 3, "SIG") == 0 ? text + 3 : text;
+  for (int sig = 1; sig < NSIG; sig++) {
+    const char* abbrev = sigabbrev_np(sig);
+    if (abbrev && strcmp(name, abbrev) == 0) return sig;
+  }
+  return 0;
 }
 
 const Config& config() {

@@ -15,12 +15,18 @@ struct Config {
   bool native_stdio;    // GREEN_STDIO=native
   bool shared_tls;      // GREEN_TLS=shared
   int timeslice_ms;     // GREEN_TIMESLICE (0: off)
+  int log_level;        // GREEN_LOG: 0 debug, 1 info, 2 warn, 3 error, 4 off
+  int monitor_ms;       // GREEN_MONITOR_MS (0: off)
+  int dump_signal;      // GREEN_DUMP_SIGNAL (0: off)
+  std::string stats;    // GREEN_STATS: "" off, "-" a table on stderr, else a JSON file
 };
 
 struct ConfigVar {
   const char* name;
   const char* accepts;  // what the error line and the README say it takes
   const char* default_value;
+  const char* option;  // green-run's option for it (--OPTION=VALUE)
+  const char* bare;    // the value of a bare --OPTION, or null: a value is needed
 };
 
 // The variables libgreen reads, for the error lines and the README.
@@ -34,6 +40,12 @@ bool parse_size(const char* text, size_t* out);
 // Reads every GREEN_* variable through getenv_fn. On a bad value returns
 // false and sets *error to the one line to print (without a newline).
 bool load_config(const char* (*getenv_fn)(const char*), Config* out, std::string* error);
+
+// Checks one variable's text; on a bad value sets *error as load_config does.
+bool check_config_var(const ConfigVar& var, const char* text, std::string* error);
+
+// A signal by name (SIGQUIT, QUIT) or number; 0 when it is not one.
+int parse_signal(const char* text);
 
 const Config& config();  // the configuration loaded at start-up
 void set_config(const Config& c);

@@ -9,6 +9,8 @@
 #include <string>
 
 #include "hub/hub.h"
+#include "hub/own_fds.h"
+#include "hub/parking_lot.h"
 #include "hub/pool.h"
 #include "hub/runtime.h"
 #include "hub/preempt.h"
@@ -45,6 +47,13 @@ void become_multithreaded() {
   __libc_single_threaded = 0;  // in case the thread could not be created
 }
 
+// The child has one thread: the runtime's state of the others goes.
+void after_fork_child() {
+  green::own_fds_after_fork();
+  green::parking_lot_after_fork();
+  green::pool_after_fork();
+}
+
 __attribute__((constructor(101))) void green_init() {
   green::real::resolve_all();
   green::Config config;
@@ -78,6 +87,9 @@ __attribute__((constructor(101))) void green_init() {
   green::g_adopt_main_thread = true;
   // Registered before the program's own exit handlers, so it runs after them.
   atexit(green::hold_streams_at_exit);
+  // In every forked child, ours or glibc's own (daemon()), before libuv's
+  // child handler (registered at the first loop) and the program's.
+  pthread_atfork(nullptr, nullptr, after_fork_child);
   green::std_streams_start();
 }
 

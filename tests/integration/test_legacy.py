@@ -52,6 +52,14 @@ CASES = [
     Case("tls_server"),
     Case("stack_guard"),
     Case("pshared_owner"),  # issue 8 item 2: owners of glibc's own mutexes by thread id
+    Case("preempt"),  # issue 10: time slices, spinning polls, asynchronous cancellation
+    # issue 8 items 9, 10, 15: a forked child exits after the pool ran, ptrace
+    # and job-control stops reach waitpid, exit with the heap exhausted
+    Case("child_exits"),
+    Case("child_exits", ("heap-self",), status=5),
+    # issue 8 item 8: the runtime's own fds are high, hidden and survive
+    # the program's closing of every fd
+    Case("own_fds"),
 ]
 if os.geteuid() == 0:
     # setgid/setuid after the resolver's threads started (drops to nobody)
@@ -115,3 +123,9 @@ def test_shared_tls_is_visible(name):
 def test_bad_tls(value):
     from test_issue4 import assert_rejected
     assert_rejected("GREEN_TLS", value, ("private", "shared"), "threads")
+
+
+@pytest.mark.parametrize("value", ["0", "1001", "10ms", "", "on"])
+def test_bad_timeslice(value):
+    from test_issue4 import assert_rejected
+    assert_rejected("GREEN_TIMESLICE", value, ("off", "1", "1000"), "threads")
