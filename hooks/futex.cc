@@ -1,15 +1,15 @@
-// syscall(SYS_futex, ...): what libstdc++ uses for std::atomic::wait/notify
-// and for function-local static guards. A green thread's FUTEX_WAIT parks in
-// the parking lot, keyed by address like the kernel's futex table; a wake
-// wakes green waiters there and native ones in the kernel. Every other
-// system call, and every other futex operation, goes to the kernel unchanged.
+// syscall(SYS_futex, ...) (dispatched by hooks/syscall.cc): what libstdc++
+// uses for std::atomic::wait/notify and for function-local static guards. A
+// green thread's FUTEX_WAIT parks in the parking lot, keyed by address like
+// the kernel's futex table; a wake wakes green waiters there and native ones
+// in the kernel. Every other futex operation goes to the kernel unchanged.
 #include <linux/futex.h>
 #include <sys/syscall.h>
 
 #include <climits>
-#include <cstdarg>
 
 #include "hooks/hook.h"
+#include "hooks/syscall.h"
 #include "hub/parking_lot.h"
 
 using namespace green;
@@ -72,19 +72,12 @@ long futex_wake(const uint32_t* addr, int op, int count, uint32_t bitset) {
 
 }  // namespace
 
-extern "C" long syscall(long number, ...) noexcept {
-  va_list ap;
-  va_start(ap, number);
-  long a[6];
-  for (long& arg : a) arg = va_arg(ap, long);
-  va_end(ap);
-  if (number != SYS_futex || tls.in_runtime || !g_adopt_main_thread)
-    return REAL(syscall)(number, a[0], a[1], a[2], a[3], a[4], a[5]);
+long green::futex_syscall(const long a[6]) {
   auto* addr = reinterpret_cast<const uint32_t*>(a[0]);
   int op = int(a[1]);
   // A null or misaligned word: the kernel says EFAULT or EINVAL at once.
   if (!addr || reinterpret_cast<uintptr_t>(addr) % alignof(uint32_t) != 0)
-    return REAL(syscall)(number, a[0], a[1], a[2], a[3], a[4], a[5]);
+    return REAL(syscall)(SYS_futex, a[0], a[1], a[2], a[3], a[4], a[5]);
   switch (op & kCommandMask) {
     case FUTEX_WAIT:
     case FUTEX_WAIT_BITSET:
@@ -100,5 +93,5 @@ extern "C" long syscall(long number, ...) noexcept {
     default:
       break;
   }
-  return REAL(syscall)(number, a[0], a[1], a[2], a[3], a[4], a[5]);
+  return REAL(syscall)(SYS_futex, a[0], a[1], a[2], a[3], a[4], a[5]);
 }

@@ -12,10 +12,18 @@ extern "C" [[noreturn]] void __chk_fail(void);
 namespace green {
 namespace {
 
+// A pipe end (or FIFO) opened for the other direction is never ready for
+// this one: natively the call fails at once with EBADF (design.md trap 19).
+bool wrong_direction(int fd, short events) {
+  int flags = REAL(fcntl)(fd, F_GETFL);
+  if (flags < 0) return false;
+  return (flags & O_ACCMODE) == (events == POLLIN ? O_WRONLY : O_RDONLY);
+}
+
 // On a pipe the program left blocking, call() runs only when a zero-timeout
-// poll says it will not block. An eventfd, timerfd or signalfd (not a
-// stream) can block even then (an eventfd write that would overflow the
-// counter): the call runs with the fd non-blocking for its duration.
+// poll says it will not block (or when it will fail at once). An eventfd, timerfd or signalfd (not
+// a stream) can block even then (an eventfd write that would overflow the counter): the call runs
+// with the fd non-blocking for its duration.
 template <class Call>
 ssize_t pipe_attempt(FdEntry* e, short events, Call&& call) {
   if (e->nonblock()) return call();
@@ -28,7 +36,7 @@ ssize_t pipe_attempt(FdEntry* e, short events, Call&& call) {
     errno = err;
     return r;
   }
-  if (!poll_ready(e->fd, events)) return would_block();
+  if (!poll_ready(e->fd, events) && !wrong_direction(e->fd, events)) return would_block();
   return call();
 }
 

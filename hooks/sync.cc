@@ -2,13 +2,16 @@
 // and POSIX semaphores: the green primitives of hub/sync.h, for every thread
 // once start-up is done (a native thread must see the same lock state as a
 // green one). Process-shared, robust and priority-protocol objects stay
-// glibc's: on a green thread their waits poll with short green sleeps so the
-// hub keeps running.
+// glibc's: on a green thread a mutex or rwlock is polled with short green
+// sleeps; semaphore, condition variable and barrier waits run inside glibc's
+// own wait on a helper OS thread (hub/os_wait.h), so that another process's
+// post, signal or broadcast reaches them.
 #include <semaphore.h>
 
 #include <cstring>
 
 #include "hooks/hook.h"
+#include "hub/os_wait.h"
 #include "hub/sync.h"
 
 using namespace green;
@@ -22,7 +25,11 @@ bool ours() {
 
 constexpr int kMutexSpecial = 16 | 32 | 64 | 128;  // robust, PI, PP, process-shared
 constexpr uint32_t kBarrierMagic = 0x6e657267;     // "gren": initialised by us
-constexpr uint32_t kSemPrivate = 128;              // glibc's FUTEX_PRIVATE marker
+// A green semaphore's mark, in the word where glibc keeps its futex flag:
+// glibc stores 0 there for a private semaphore and 128 (FUTEX_PRIVATE_FLAG,
+// its "shared" value) for sem_open and sem_init(pshared=1) ones, so neither
+// can be taken for this (design.md trap 13).
+constexpr uint32_t kGreenSem = 0x6d657367;  // "gsem"
 
 Mutex* as_mutex(pthread_mutex_t* m) {
   return reinterpret_cast<Mutex*>(m);
@@ -137,11 +144,22 @@ bool shared_cond(pthread_cond_t* c) {
 }
 
 // A wait on glibc's own objects (process-shared ones): on a green thread it
-// runs on the thread pool, so the hub keeps running; elsewhere, as is.
+// runs inside glibc on a helper OS thread, so the hub keeps running and the
+// other process's wake-ups reach it; elsewhere, as is. A condition variable
+// wait is a cancellation point: a cancel stops the helper's wait (glibc
+// locks the mutex again) and is then acted on here, the mutex held.
 template <class Call>
-int glibc_wait(Call&& call) {
-  if (!hook_self()) return call();
-  return on_pool(call);
+int glibc_wait(Call&& call, bool cancel_point) {
+  GreenThread* self = hook_self();
+  if (!self) return call();
+  CancelPoint cp(cancel_point ? self : nullptr);
+  OsWaitEnd end;
+  int r = run_os_wait(call, false, &end);
+  if (end == OsWaitEnd::kInterrupted) {
+    cp.act();
+    return 0;  // not acted on after all (disabled meanwhile): a spurious wake-up
+  }
+  return r;
 }
 
 // A cancellation point: a cancel that arrives during the wait is acted on
@@ -175,7 +193,7 @@ extern "C" int pthread_cond_destroy(pthread_cond_t* c) noexcept {
 extern "C" int pthread_cond_wait(pthread_cond_t* c, pthread_mutex_t* m) {
   if (!ours()) return REAL(pthread_cond_wait)(c, m);
   if (special(m) || shared_cond(c))
-    return glibc_wait([&] { return REAL(pthread_cond_wait)(c, m); });
+    return glibc_wait([&] { return REAL(pthread_cond_wait)(c, m); }, true);
   return cond_wait_until(c, m, kNoDeadline);
 }
 
@@ -183,7 +201,7 @@ extern "C" int pthread_cond_timedwait(pthread_cond_t* c, pthread_mutex_t* m,
                                       const timespec* abstime) {
   if (!ours()) return REAL(pthread_cond_timedwait)(c, m, abstime);
   if (special(m) || shared_cond(c))
-    return glibc_wait([&] { return REAL(pthread_cond_timedwait)(c, m, abstime); });
+    return glibc_wait([&] { return REAL(pthread_cond_timedwait)(c, m, abstime); }, true);
   if (!valid_time(abstime)) return EINVAL;
   return cond_wait_until(c, m, deadline_on(as_cond(c)->clock, abstime));
 }
@@ -192,7 +210,7 @@ extern "C" int pthread_cond_clockwait(pthread_cond_t* c, pthread_mutex_t* m, clo
                                       const timespec* abstime) {
   if (!ours()) return REAL(pthread_cond_clockwait)(c, m, clock, abstime);
   if (special(m) || shared_cond(c))
-    return glibc_wait([&] { return REAL(pthread_cond_clockwait)(c, m, clock, abstime); });
+    return glibc_wait([&] { return REAL(pthread_cond_clockwait)(c, m, clock, abstime); }, true);
   if ((clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC) || !valid_time(abstime)) return EINVAL;
   return cond_wait_until(c, m, deadline_on(clock, abstime));
 }
@@ -241,7 +259,7 @@ extern "C" int pthread_rwlock_init(pthread_rwlock_t* rw,
 
 extern "C" int pthread_rwlock_destroy(pthread_rwlock_t* rw) noexcept {
   if (!ours() || shared_rwlock(rw)) return REAL(pthread_rwlock_destroy)(rw);
-  return as_rwlock(rw)->state.load() != 0 ? EBUSY : 0;
+  return 0;  // as glibc's, held or not (POSIX leaves a held one undefined)
 }
 
 #define GREEN_RWLOCK_OP(name, op, try_only, deadline_expr, real_call, check)   \
@@ -305,7 +323,7 @@ extern "C" int pthread_barrier_destroy(pthread_barrier_t* b) noexcept {
 extern "C" int pthread_barrier_wait(pthread_barrier_t* b) noexcept {
   auto* barrier = reinterpret_cast<Barrier*>(b);
   if (barrier->unused[0] != kBarrierMagic)
-    return glibc_wait([&] { return REAL(pthread_barrier_wait)(b); });
+    return glibc_wait([&] { return REAL(pthread_barrier_wait)(b); }, false);
   hook_self();
   return barrier_wait(barrier);
 }
@@ -344,7 +362,7 @@ Semaphore* as_sem(sem_t* s) {
   return reinterpret_cast<Semaphore*>(s);
 }
 bool private_sem(sem_t* s) {
-  return as_sem(s)->unused[0] == kSemPrivate;
+  return as_sem(s)->unused[0] == kGreenSem;
 }
 
 int sem_result(int err) {
@@ -355,15 +373,29 @@ int sem_result(int err) {
 
 int sem_wait_green(sem_t* s, Deadline deadline, bool try_only) {
   GreenThread* self = hook_self();
-  if (private_sem(s)) {
-    CancelPoint cp(try_only ? nullptr : self);  // sem_wait is a cancellation point
-    int err = sem_wait_until(as_sem(s), deadline, try_only);
-    if (err == EINTR && self && self->cancel_pending) cp.act();
-    return sem_result(err);
-  }
-  if (try_only || !hook_self()) return try_only ? REAL(sem_trywait)(s) : REAL(sem_wait)(s);
-  int err = poll_green(deadline, EAGAIN, [s] { return REAL(sem_trywait)(s) == 0 ? 0 : errno; });
+  CancelPoint cp(try_only ? nullptr : self);  // sem_wait is a cancellation point
+  int err = sem_wait_until(as_sem(s), deadline, try_only);
+  if (err == EINTR && self && self->cancel_pending) cp.act();
   return sem_result(err);
+}
+
+// A glibc semaphore (process-shared, or made before start-up): call() is
+// glibc's wait. A green thread that cannot take it at once waits in call()
+// on a helper OS thread; a handled signal or a cancel stops that wait
+// (EINTR, or the cancel acted on) unless the helper took the semaphore.
+template <class Call>
+int sem_wait_glibc(sem_t* s, Call&& call) {
+  GreenThread* self = hook_self();
+  if (!self) return call();
+  CancelPoint cp(self);
+  int entry_errno = errno;
+  if (REAL(sem_trywait)(s) == 0) return 0;
+  errno = entry_errno;
+  OsWaitEnd end;
+  int r = run_os_wait(call, true, &end);
+  if (end == OsWaitEnd::kReturned) return r;
+  if (self->cancel_pending) cp.act();
+  return sem_result(EINTR);
 }
 
 }  // namespace
@@ -373,7 +405,7 @@ extern "C" int sem_init(sem_t* s, int pshared, unsigned value) noexcept {
   if (value > unsigned(SEM_VALUE_MAX)) return sem_result(EINVAL);
   memset(s, 0, sizeof *s);
   as_sem(s)->value.store(value);
-  as_sem(s)->unused[0] = kSemPrivate;  // where glibc marks a process-private semaphore
+  as_sem(s)->unused[0] = kGreenSem;
   return 0;
 }
 
@@ -384,11 +416,12 @@ extern "C" int sem_destroy(sem_t* s) noexcept {
 
 extern "C" int sem_wait(sem_t* s) {
   if (!ours()) return REAL(sem_wait)(s);
+  if (!private_sem(s)) return sem_wait_glibc(s, [s] { return REAL(sem_wait)(s); });
   return sem_wait_green(s, kNoDeadline, false);
 }
 
 extern "C" int sem_trywait(sem_t* s) noexcept {
-  if (!ours()) return REAL(sem_trywait)(s);
+  if (!ours() || !private_sem(s)) return REAL(sem_trywait)(s);
   int r = sem_wait_green(s, kNoDeadline, true);
   if (r != 0 && hook_self()) {
     int err = errno;
@@ -400,6 +433,7 @@ extern "C" int sem_trywait(sem_t* s) noexcept {
 
 extern "C" int sem_timedwait(sem_t* s, const timespec* abstime) {
   if (!ours()) return REAL(sem_timedwait)(s, abstime);
+  if (!private_sem(s)) return sem_wait_glibc(s, [&] { return REAL(sem_timedwait)(s, abstime); });
   int entry_errno = errno;
   if (sem_wait_green(s, kNoDeadline, true) == 0) return 0;
   errno = entry_errno;
@@ -409,6 +443,8 @@ extern "C" int sem_timedwait(sem_t* s, const timespec* abstime) {
 
 extern "C" int sem_clockwait(sem_t* s, clockid_t clock, const timespec* abstime) {
   if (!ours()) return REAL(sem_clockwait)(s, clock, abstime);
+  if (!private_sem(s))
+    return sem_wait_glibc(s, [&] { return REAL(sem_clockwait)(s, clock, abstime); });
   int entry_errno = errno;
   if (sem_wait_green(s, kNoDeadline, true) == 0) return 0;
   errno = entry_errno;

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "hooks/hook.h"
+#include "hooks/thread_sched.h"
 #include "hub/stack.h"
 #include "preload/config.h"
 
@@ -84,6 +85,39 @@ bool valid(const timespec* ts) {
   return ts->tv_nsec >= 0 && ts->tv_nsec < 1000000000;
 }
 
+// The ids of the last green threads joined (or detached once finished):
+// their GreenThread is freed, so a second join or a detach must not hand the
+// id to glibc, which would take it for its own descriptor. glibc says ESRCH
+// for a joined thread whose descriptor is not reused. A new green thread that
+// gets the same address is found by find_thread first.
+constexpr size_t kGoneIds = 256;
+pthread_t g_gone[kGoneIds];
+size_t g_gone_next = 0;
+
+void remember_gone(pthread_t id) {
+  g_gone[g_gone_next++ % kGoneIds] = id;
+}
+
+bool recently_gone(pthread_t id) {
+  for (pthread_t gone : g_gone)
+    if (gone == id && id != 0) return true;
+  return false;
+}
+
+// glibc's pthread_t is the address of its descriptor, whose TCB header
+// starts with two pointers to itself (tcb at 0, self at 16 on x86_64).
+bool glibc_descriptor(pthread_t id) {
+  auto* words = reinterpret_cast<const pthread_t*>(id);
+  return id != 0 && words[0] == id && words[2] == id;
+}
+
+int join_green(GreenThread* t, void** retval, Deadline deadline) {
+  pthread_t id = t->id;
+  int err = join_thread(t, retval, deadline);
+  if (err == 0) remember_gone(id);
+  return err;
+}
+
 // A green thread joining a thread that is not green (one that existed before
 // start-up, say): poll for its end without blocking the hub.
 int join_native(pthread_t thread, void** retval, Deadline deadline) {
@@ -98,18 +132,25 @@ int join_native(pthread_t thread, void** retval, Deadline deadline) {
 // pthread_join is a cancellation point.
 int green_join(pthread_t thread, void** retval, Deadline deadline) {
   CancelPoint cp(tls.current);
-  if (GreenThread* t = find_thread(thread)) return cp.done_errno(join_thread(t, retval, deadline));
+  if (GreenThread* t = find_thread(thread)) return cp.done_errno(join_green(t, retval, deadline));
+  if (not_a_thread(thread)) return ESRCH;
   return join_native(thread, retval, deadline);
 }
 
 }  // namespace
 
+bool green::not_a_thread(pthread_t id) {
+  return recently_gone(id) || !glibc_descriptor(id);
+}
+
 extern "C" int pthread_create(pthread_t* out, const pthread_attr_t* attr, void* (*start)(void*),
                               void* arg) noexcept {
   if (!hook_self()) return REAL(pthread_create)(out, attr, start, arg);
+  if (int err = sched_attr_check(attr)) return err;  // hooks/thread_sched.cc
   GreenThread* t = spawn_thread([start, arg]() { return start(arg); }, stack_size_from(attr),
                                 detached_from(attr));
   if (!t) return EAGAIN;  // no stack: as natively, not a crash
+  sched_created(t, attr);
   *out = t->id;
   return 0;
 }
@@ -122,9 +163,10 @@ extern "C" int pthread_join(pthread_t thread, void** retval) {
 extern "C" int pthread_tryjoin_np(pthread_t thread, void** retval) noexcept {
   if (!hook_self()) return REAL(pthread_tryjoin_np)(thread, retval);
   GreenThread* t = find_thread(thread);
-  if (!t) return REAL(pthread_tryjoin_np)(thread, retval);
+  if (!t && recently_gone(thread)) return EBUSY;  // glibc's answer for a joined thread
+  if (!t) return not_a_thread(thread) ? ESRCH : REAL(pthread_tryjoin_np)(thread, retval);
   if (t->state != RunState::kFinished) return EBUSY;
-  return join_thread(t, retval, kNoDeadline);
+  return join_green(t, retval, kNoDeadline);
 }
 
 extern "C" int pthread_timedjoin_np(pthread_t thread, void** retval, const timespec* abstime) {
@@ -143,7 +185,13 @@ extern "C" int pthread_clockjoin_np(pthread_t thread, void** retval, clockid_t c
 
 extern "C" int pthread_detach(pthread_t thread) noexcept {
   if (hook_self()) {
-    if (GreenThread* t = find_thread(thread)) return detach_thread(t);
+    if (GreenThread* t = find_thread(thread)) {
+      bool frees = t->state == RunState::kFinished && !t->detached;
+      int err = detach_thread(t);
+      if (frees) remember_gone(thread);
+      return err;
+    }
+    if (not_a_thread(thread)) return ESRCH;
   }
   return REAL(pthread_detach)(thread);
 }
@@ -176,6 +224,8 @@ extern "C" int sched_yield() noexcept {
 // computes: within a slice, as natively "at any time".
 extern "C" int pthread_cancel(pthread_t thread) {
   GreenThread* t = hook_self() ? find_thread(thread) : nullptr;
+  if (!t && hook_self() && not_a_thread(thread))
+    return recently_gone(thread) ? 0 : ESRCH;  // glibc: 0 for a joined thread
   if (!t || t->adopted) return REAL(pthread_cancel)(thread);
   if (t->state == RunState::kFinished) return 0;
   t->cancel_pending = true;

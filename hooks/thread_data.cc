@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "hooks/hook.h"
+#include "hooks/thread_sched.h"
 
 using namespace green;
 
@@ -103,5 +104,6 @@ extern "C" int pthread_getattr_np(pthread_t thread, pthread_attr_t* attr) noexce
   pthread_attr_setstack(attr, const_cast<void*>(t->stack.bottom), t->stack.size);
   pthread_attr_setdetachstate(attr,
                               t->detached ? PTHREAD_CREATE_DETACHED : PTHREAD_CREATE_JOINABLE);
+  sched_fill_attr(t, attr);
   return 0;
 }
