@@ -72,6 +72,7 @@ def make_servers(build):
     echo = tool_path(build, "echo_server")
     preload = b("libgreen.so")
     go = b("bench", "go_echo")
+    cpu_echo = tool_path(build, "cpu_echo_server")
     return {
         "native": Server("native", "native threads (echo_server)", [echo], needs=[echo]),
         "green": Server("green", "green (echo_server + libgreen)", [echo],
@@ -86,6 +87,24 @@ def make_servers(build):
                          why_missing=gevent_missing),
         "go": Server("go", "Go goroutines (GOMAXPROCS=1)", [go],
                      env={"GOMAXPROCS": "1"}, needs=[go]),
+        # Variants of green for side-by-side ratios (issues 9 and 10).
+        "green-tls-shared": Server("green-tls-shared", "green, GREEN_TLS=shared", [echo],
+                                   env={"LD_PRELOAD": preload, "GREEN_TLS": "shared"},
+                                   needs=[echo, preload]),
+        "green-tls-private": Server("green-tls-private", "green, GREEN_TLS=private", [echo],
+                                    env={"LD_PRELOAD": preload, "GREEN_TLS": "private"},
+                                    needs=[echo, preload]),
+        "green-slice-off": Server("green-slice-off", "green, GREEN_TIMESLICE=off", [echo],
+                                  env={"LD_PRELOAD": preload, "GREEN_TIMESLICE": "off"},
+                                  needs=[echo, preload]),
+        "green-slice-10": Server("green-slice-10", "green, GREEN_TIMESLICE=10", [echo],
+                                 env={"LD_PRELOAD": preload, "GREEN_TIMESLICE": "10"},
+                                 needs=[echo, preload]),
+        # bench/cpu_echo_server.c: echo_server plus one thread computing forever.
+        "native-cpu": Server("native-cpu", "native + CPU-bound thread", [cpu_echo], needs=[cpu_echo]),
+        "green-cpu": Server("green-cpu", "green + CPU-bound thread, slice 10 ms", [cpu_echo],
+                            env={"LD_PRELOAD": preload, "GREEN_TIMESLICE": "10"},
+                            needs=[cpu_echo, preload]),
     }
 
 
@@ -103,7 +122,7 @@ def tool_path(build, name):
     return os.path.join(build, FALLBACK_DIR, name)
 
 
-def ensure_tools(build, names=("loadclient", "epoll_echo"), legacy=True):
+def ensure_tools(build, names=("loadclient", "epoll_echo", "cpu_echo_server"), legacy=True):
     """Compile with cc whatever CMake has not built (e.g. while the runtime's
     build is broken), into build/bench-cc/ so CMake's own outputs are left alone."""
     srcs = {n: os.path.join(ROOT, "bench", n + ".c") for n in names}
@@ -378,7 +397,9 @@ def summarize(trials, servers, conn_counts, skipped):
             if not good:
                 s["failed"] = ts[0].get("error", "no result") if ts else "not run"
             else:
-                for f in ("msgs_per_sec", "p50_us", "p99_us", "threads_peak", "rss_peak_kib",
+                s["msgs_min"] = min(t["msgs_per_sec"] for t in good)
+                s["msgs_max"] = max(t["msgs_per_sec"] for t in good)
+                for f in ("msgs_per_sec", "p50_us", "p99_us", "p999_us", "threads_peak", "rss_peak_kib",
                           "server_cpu_pct", "client_cpu_pct", "other_cpu_pct", "connect_seconds"):
                     s[f] = median([t.get(f) for t in good])
                 s["errors"] = sum(t.get("errors", 0) for t in good)
@@ -474,8 +495,10 @@ def render_columns(summary, servers, labels, a):
     lines = []
     base = servers[0]
     metrics = [("messages/s", "msgs_per_sec", fmt_int, True),
+               ("messages/s, rounds' min-max", "msgs_range", None, False),
                ("p50 latency (ms)", "p50_us", fmt_ms, True),
                ("p99 latency (ms)", "p99_us", fmt_ms, True),
+               ("p99.9 latency (ms)", "p999_us", fmt_ms, True),
                ("peak OS threads", "threads_peak", fmt_int, True),
                ("peak RSS", "rss_peak_kib", fmt_mib, True),
                ("server CPU (core 0)", "server_cpu_pct", fmt_pct, False),
@@ -491,7 +514,12 @@ def render_columns(summary, servers, labels, a):
             row = [title]
             for k in servers:
                 s = per[k]
-                row.append(fm(s.get(f)) if "skipped" not in s and "failed" not in s else "")
+                if "skipped" in s or "failed" in s:
+                    row.append("")
+                elif fm is None:  # the spread over rounds, to judge the noise
+                    row.append("%s-%s" % (fmt_int(s.get("msgs_min")), fmt_int(s.get("msgs_max"))))
+                else:
+                    row.append(fm(s.get(f)))
             for k in servers[1:]:
                 s, b = per[k], per[base]
                 ok = all("skipped" not in x and "failed" not in x for x in (s, b))
@@ -574,7 +602,9 @@ def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--conns", default="1000,5000", help="comma-separated connection counts (default 1000,5000)")
     p.add_argument("--servers", default="native,green,stdio,epoll,gevent,go",
-                   help="comma-separated, from: native, green, stdio, epoll, gevent, go")
+                   help="comma-separated, from: native, green, stdio, epoll, gevent, go; the "
+                   "variants green-tls-shared, green-tls-private, green-slice-off, green-slice-10; "
+                   "native-cpu, green-cpu (bench/cpu_echo_server.c: one more thread computing)")
     p.add_argument("--rounds", type=int, default=3, help="interleaved rounds per server (default 3)")
     p.add_argument("--duration", type=float, default=5.0, help="measured seconds per trial (default 5)")
     p.add_argument("--warmup", type=float, default=2.0, help="warmup seconds per trial (default 2)")

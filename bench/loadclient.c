@@ -18,6 +18,12 @@
  *
  * It then prints one JSON line on stdout and exits (0 on success, 1 if not
  * every connection could be made or nothing was measured, 2 on bad usage).
+ * The JSON has latency percentiles (p50, p90, p99, p99.9, max).
+ *
+ * With --hold SECONDS it stops after the connect phase instead: it prints
+ * "connected N SECONDS" on stdout and keeps every connection open and idle
+ * until stdin reaches end of file or SECONDS have passed (for measuring the
+ * memory of idle connections, bench/idle_bench.py).
  * Only loopback addresses (127.0.0.0/8) are accepted. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -26,6 +32,7 @@
 #include <getopt.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -57,7 +64,8 @@ static struct {
   int connect_rate; /* per 10 ms tick */
   int max_pending;
   int verbose;
-} opt = {0, "127.0.0.1", 100, 64, 5.0, 1.0, 60.0, 50, 1000, 0};
+  double hold; /* > 0: hold the connections idle instead of running the loop */
+} opt = {0, "127.0.0.1", 100, 64, 5.0, 1.0, 60.0, 50, 1000, 0, 0};
 
 static void usage(FILE* f) {
   fprintf(f,
@@ -72,6 +80,8 @@ static void usage(FILE* f) {
           "  --max-pending N        connections opened but not yet proven, at most (default 1000)\n"
           "  --connect-timeout S    give up if not all connected after S seconds (default 60, max "
           "600)\n"
+          "  --hold SECONDS         after connecting, print \"connected N S\" and hold the\n"
+          "                         connections idle until stdin closes or SECONDS pass\n"
           "  --verbose              progress on stderr\n",
           MAX_CONNS, MAX_MSG);
 }
@@ -97,11 +107,12 @@ static void parse_args(int argc, char** argv) {
                                            {"connect-rate", required_argument, 0, 'r'},
                                            {"max-pending", required_argument, 0, 'm'},
                                            {"connect-timeout", required_argument, 0, 't'},
+                                           {"hold", required_argument, 0, 'o'},
                                            {"verbose", no_argument, 0, 'v'},
                                            {"help", no_argument, 0, 'h'},
                                            {0, 0, 0, 0}};
   int c;
-  while ((c = getopt_long(argc, argv, "p:H:c:s:d:w:r:m:t:vh", longopts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "p:H:c:s:d:w:r:m:t:o:vh", longopts, NULL)) != -1) {
     switch (c) {
       case 'p':
         opt.port = (int)parse_num("port", optarg, 1, 65535);
@@ -129,6 +140,9 @@ static void parse_args(int argc, char** argv) {
         break;
       case 't':
         opt.connect_timeout = parse_num("connect-timeout", optarg, 1, 600);
+        break;
+      case 'o':
+        opt.hold = parse_num("hold", optarg, 0.1, 3600);
         break;
       case 'v':
         opt.verbose = 1;
@@ -500,6 +514,22 @@ static void on_event(int ci, uint32_t events, int64_t now) {
 
 /* ------------------------------------------------------------------- main */
 
+/* --hold: every connection is proven (one echo each); report and keep them
+ * open without traffic until stdin closes or the time is up. */
+static int hold_idle(double connect_s) {
+  printf("connected %d %.3f\n", n_proven, connect_s);
+  fflush(stdout);
+  int64_t end = now_ns() + (int64_t)(opt.hold * 1e9);
+  struct pollfd in = {.fd = 0, .events = POLLIN};
+  char buf[256];
+  for (int64_t now = now_ns(); now < end; now = now_ns()) {
+    int r = poll(&in, 1, (int)((end - now) / 1000000) + 1);
+    if (r < 0 && errno != EINTR) break;
+    if (r > 0 && read(0, buf, sizeof buf) <= 0) break; /* EOF (or error): done */
+  }
+  return 0;
+}
+
 static void raise_nofile(int need) {
   struct rlimit rl;
   if (getrlimit(RLIMIT_NOFILE, &rl) < 0) return;
@@ -641,6 +671,7 @@ int main(int argc, char** argv) {
           print_result(0, msg, connect_s);
           return 1;
         }
+        if (opt.hold > 0) return hold_idle(connect_s);
         vlog("all %d connected in %.3f s (%llu retries); warming up %.1f s", n_proven, connect_s,
              (unsigned long long)retries, opt.warmup);
         phase = P_WARMUP;

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "hooks/io_retry.h"
+#include "hub/stats.h"
 
 extern "C" [[noreturn]] void __chk_fail(void);
 
@@ -180,11 +181,15 @@ extern "C" ssize_t read(int fd, void* buf, size_t n) {
   if (FdEntry* e = green_fd(fd)) {
     CancelPoint cp(tls.current);
     return cp.done(with_fresh_entry(fd, e, [&](FdEntry* f) -> ssize_t {
-      if (f->kind != FdKind::kSocket && f->kind != FdKind::kPipe) return REAL(read)(fd, buf, n);
+      if (f->kind != FdKind::kSocket && f->kind != FdKind::kPipe) {
+        stats_blocking_call("read");
+        return REAL(read)(fd, buf, n);
+      }
       return green_read(f, buf, n);
     }));
   }
   if (file_on_pool(fd)) return on_pool([&] { return REAL(read)(fd, buf, n); });
+  if (hook_self()) stats_blocking_call("read");  // a file or a tty, on the OS thread
   return REAL(read)(fd, buf, n);
 }
 
@@ -197,6 +202,7 @@ extern "C" ssize_t write(int fd, const void* buf, size_t n) {
     }));
   }
   if (file_on_pool(fd)) return on_pool([&] { return REAL(write)(fd, buf, n); });
+  if (hook_self()) stats_blocking_call("write");  // a file or a tty, on the OS thread
   return REAL(write)(fd, buf, n);
 }
 

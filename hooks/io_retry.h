@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include "hooks/hook.h"
+#include "hub/stats.h"
 
 namespace green {
 
@@ -37,6 +38,7 @@ ssize_t io_retry(const IoCall& c, Attempt&& attempt) {
       if (r >= 0) {
         if (c.dir == kRead && e->stream && r > 0 && size_t(r) < c.want)
           e->maybe_ready[kRead] = false;
+        (c.dir == kRead ? g_stats.io_bytes_read : g_stats.io_bytes_written) += uint64_t(r);
         errno = entry_errno;
         return r;
       }

@@ -290,13 +290,18 @@ void leaving_for(struct __jmp_buf_tag* env) {
 extern "C" int pthread_sigmask(int how, const sigset_t* set, sigset_t* old) noexcept {
   GreenThread* self = hook_self();
   if (!self) return REAL(pthread_sigmask)(how, set, old);
-  return set_green_mask(self, how, set, old);
+  int saved = errno;  // glibc's sigdelset sets EINVAL for its internal signals 32 and 33
+  int err = set_green_mask(self, how, set, old);
+  errno = saved;
+  return err;
 }
 
 extern "C" int sigprocmask(int how, const sigset_t* set, sigset_t* old) noexcept {
   GreenThread* self = hook_self();
   if (!self) return REAL(sigprocmask)(how, set, old);
+  int saved = errno;  // glibc's sigdelset sets EINVAL for its internal signals 32 and 33
   int err = set_green_mask(self, how, set, old);
+  errno = saved;
   if (err == 0) return 0;
   errno = err;
   return -1;

@@ -295,7 +295,10 @@ WakeReason wait_fds(FdWait* waits, int count, Deadline deadline, bool interrupti
     }
   }
   errno = entry_errno;
+  self->waiting_fd = count == 1 ? waits[0].entry->fd : -2;
+  self->waiting_events = count == 1 ? waits[0].events : 0;
   WakeReason why = park(deadline, interruptible);
+  self->waiting_fd = -1;
   {
     RuntimeScope runtime;  // no handler in here: it may wait on these fds too
     for (int i = 0; i < count; i++) {

@@ -7,11 +7,13 @@
 #include <cstdlib>
 #include <new>
 
+#include "hub/monitor.h"
 #include "hub/own_fds.h"
 #include "hub/parking_lot.h"
 #include "hub/preempt.h"
 #include "hub/signal.h"
 #include "hub/stack.h"
+#include "hub/stats.h"
 #include "hub/tcb.h"
 
 namespace green {
@@ -94,6 +96,8 @@ void run_thread(Hub* h, GreenThread* t) {
   // Plain stores (one writer): the watchdog only reads them.
   h->switches.store(h->switches.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   h->green_running.store(true, std::memory_order_relaxed);
+  h->running.store(t, std::memory_order_relaxed);
+  if (g_track_states) t->state_since = uv_hrtime();
   asan_leaving(&h->asan_fake_stack, t->stack);
   if (t->tp) set_thread_pointer(t->tp);  // the thread's own TLS from its first instruction on
   t->ctx = std::move(t->ctx).resume();
@@ -158,6 +162,7 @@ boost::context::fiber hub_main(Hub* h, boost::context::fiber&& adopted) {
   h->adopted->ctx = std::move(adopted);
   if (h->adopted->state == RunState::kFinished) reap(h, h->adopted);
   for (;;) {
+    g_stats.hub_loops++;
     run_ready(h);
     check_deadlock(h);
     poll_loop(h);
@@ -194,7 +199,10 @@ void on_async(uv_async_t* async) {
   auto* h = static_cast<Hub*>(async->data);
   deliver_remote_wakes(h);
   deliver_signals(h);
+  if (h->dump_requested.exchange(false)) dump_threads(h);
 }
+
+std::atomic<Hub*> g_first_hub{nullptr};
 
 }  // namespace
 
@@ -210,6 +218,10 @@ void run_ready(Hub* h) {
 
 Hub* current_hub() {
   return tls.hub;
+}
+
+Hub* first_hub() {
+  return g_first_hub.load();
 }
 
 GreenThread* adopt_current_thread() {
@@ -230,6 +242,10 @@ GreenThread* adopt_current_thread() {
   pthread_sigmask(SIG_BLOCK, nullptr, &t->sigmask);
   h->adopted = t;
   h->kernel_tid = kernel_tid();
+  h->green_running.store(true);  // the adopted thread runs now, on the OS thread's stack
+  h->running.store(t);
+  Hub* none = nullptr;
+  g_first_hub.compare_exchange_strong(none, h);
   h->live = 1;
   h->threads[t->id] = t;
   // With private TLS the hub runs on a block of its own, with the OS
@@ -244,6 +260,8 @@ GreenThread* adopt_current_thread() {
   tls.mode = ThreadMode::kHubThread;
   tls.current = t;
   signal_attach_hub(h);
+  preempt_adopted(h);
+  if (g_monitor_ns || g_dump_signal) preempt_watch(h);  // a lone main thread can stall too
   return t;
 }
 
@@ -269,7 +287,7 @@ GreenThread* spawn_thread(std::function<void*()> body, size_t stack_size, bool d
   t->detached = detached;
   if (tls.current) t->sigmask = tls.current->sigmask;  // inherited, as pthread_create does
   if (g_private_tls) t->tid = next_green_tid();
-  if (g_timeslice_ns && !h->watched) preempt_watch(h);
+  if ((g_timeslice_ns || g_monitor_ns) && !h->watched) preempt_watch(h);
   try {
     t->ctx = boost::context::fiber(
         std::allocator_arg,
@@ -307,6 +325,8 @@ GreenThread* spawn_thread(std::function<void*()> body, size_t stack_size, bool d
   t->id = t->tp ? reinterpret_cast<pthread_t>(t->tp) : reinterpret_cast<pthread_t>(t);
   h->threads[t->id] = t;
   h->live++;
+  g_stats.threads_created++;
+  if (h->live > g_stats.threads_peak_alive) g_stats.threads_peak_alive = h->live;
   enqueue(h, t);
   return t;
 }
@@ -361,6 +381,7 @@ WakeReason park(Deadline deadline, bool interruptible) {
     }
   }
   self->state = RunState::kParked;
+  if (g_track_states) self->state_since = uv_hrtime();
   self->wake = WakeReason::kNone;
   self->interruptible = interruptible;
   bool timed = deadline != kNoDeadline;
@@ -374,6 +395,7 @@ WakeReason park(Deadline deadline, bool interruptible) {
     self->hub->blocked--;
     self->hub->deadlock_reported = false;
   }
+  g_stats.parks[int(self->wake) & 7]++;
   if (timed && self->wake != WakeReason::kTimeout) {
     RuntimeScope runtime;
     uv_timer_stop(self->timer);
@@ -386,6 +408,7 @@ WakeReason park(Deadline deadline, bool interruptible) {
 void unpark(GreenThread* t, WakeReason why) {
   if (t->state != RunState::kParked) return;
   t->state = RunState::kReady;
+  if (g_track_states) t->state_since = uv_hrtime();
   t->wake = why;
   enqueue(t->hub, t);
   // libuv 1.44 runs timers before it polls in the same uv_run: without this

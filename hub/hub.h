@@ -20,11 +20,18 @@ struct Hub {
   StackBounds hub_stack;
   void* hub_tp = nullptr;  // GREEN_TLS=private: the hub fiber's own thread pointer
   // For the time-slice watchdog (hub/preempt.h), read from its OS thread.
-  std::atomic<uint64_t> switches{0};        // green threads run so far
-  std::atomic<bool> green_running{false};   // a green thread (not the hub) runs now
-  std::atomic<uint64_t> preempt_at{~0ull};  // the switch a preemption request is for
-  pid_t kernel_tid = 0;                     // the hub's OS thread, for tgkill
-  bool watched = false;                     // the watchdog knows this hub
+  std::atomic<uint64_t> switches{0};           // green threads run so far
+  std::atomic<bool> green_running{false};      // a green thread (not the hub) runs now
+  std::atomic<uint64_t> preempt_at{~0ull};     // the switch a preemption request is for
+  pid_t kernel_tid = 0;                        // the hub's OS thread, for tgkill
+  bool watched = false;                        // the watchdog knows this hub
+  std::atomic<GreenThread*> running{nullptr};  // the green thread that runs now, if any
+  // The monitor's stack capture (hub/monitor.h): 1 asked, 2 done.
+  static constexpr int kStackFrames = 48;
+  std::atomic<int> stack_request{0};
+  void* stack_frames[kStackFrames];
+  int stack_depth = 0;
+  std::atomic<bool> dump_requested{false};  // GREEN_DUMP_SIGNAL came
   void* asan_fake_stack = nullptr;
   GreenThread* adopted = nullptr;
   GreenThread* ready_head = nullptr;
@@ -65,6 +72,7 @@ extern bool g_deadlock_abort;
 // Turns the calling OS thread into a green thread with a hub of its own.
 GreenThread* adopt_current_thread();
 Hub* current_hub();
+Hub* first_hub();  // the first hub made in this process (the preload's only one)
 
 // Creates a green thread on the current hub, ready to run after the caller
 // next parks or yields. Returns null with errno EAGAIN when no stack can be had.

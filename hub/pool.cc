@@ -1,5 +1,7 @@
 #include "hub/pool.h"
 
+#include "hub/stats.h"
+
 #include <dlfcn.h>
 #include <pthread.h>
 #include <signal.h>
@@ -139,7 +141,10 @@ void run_on_pool(FunctionRef<void()> work) {
     if (first) pthread_sigmask(SIG_SETMASK, &old, nullptr);
     if (sized) unset_pool_size();
   }
+  uint64_t queued = uv_hrtime();
   while (!w.done) park(kNoDeadline, false);
+  g_stats.pool_jobs++;
+  g_stats.pool_wait_ns += uv_hrtime() - queued;
   errno = w.error;
 }
 

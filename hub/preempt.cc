@@ -11,12 +11,19 @@
 #include <cstdio>
 #include <cstring>
 
+#include <execinfo.h>
+
+#include <algorithm>
+
 #include "hub/hub.h"
+#include "hub/monitor.h"
 #include "hub/tcb.h"
 
 namespace green {
 
 int64_t g_timeslice_ns = 0;
+int64_t g_monitor_ns = 0;
+int g_dump_signal = 0;
 PreemptStats g_preempt_stats;
 int (*g_kernel_sigaction)(int, const struct sigaction*, struct sigaction*) = ::sigaction;
 
@@ -61,16 +68,33 @@ bool in_runtime_code(uintptr_t pc) {
 
 // ---- the program's own SIGURG ----
 
-struct sigaction g_program_action;  // what the program (through the hooks) installed
-std::atomic<bool> g_handler_installed{false};
+// What the program (through the hooks) installed for the signals libgreen
+// keeps for itself: the time-slice signal and the dump signal.
+struct OwnedSignal {
+  int sig = 0;
+  struct sigaction program;
+  std::atomic<bool> installed{false};
+};
+OwnedSignal g_owned[3];  // [0] kPreemptSignal, [1] g_dump_signal, [2] SIGSEGV
 
+OwnedSignal* owned(int sig) {
+  for (OwnedSignal& o : g_owned)
+    if (o.sig == sig && sig != 0 && o.installed.load()) return &o;
+  return nullptr;
+}
+
+// The program's handler, when it has one: SIGURG's default is to ignore it,
+// and the dump signal's default (often to end the process) is replaced by
+// the dump.
 void forward_to_program(int sig, siginfo_t* info, void* context) {
-  struct sigaction act = g_program_action;
+  OwnedSignal* o = owned(sig);
+  if (!o) return;
+  struct sigaction act = o->program;
   bool siginfo = act.sa_flags & SA_SIGINFO;
   if (siginfo ? act.sa_sigaction == nullptr
               : act.sa_handler == SIG_DFL || act.sa_handler == SIG_IGN)
-    return;  // SIGURG's default action is to ignore it
-  if (act.sa_flags & SA_RESETHAND) g_program_action.sa_handler = SIG_DFL;
+    return;
+  if (act.sa_flags & SA_RESETHAND) o->program.sa_handler = SIG_DFL;
   sigset_t old;
   {
     RuntimeScope runtime;
@@ -88,12 +112,16 @@ void forward_to_program(int sig, siginfo_t* info, void* context) {
 
 void on_preempt_signal(int sig, siginfo_t* info, void* context) {
   Hub* h = tls.hub;
-  bool ours = info->si_code == SI_TKILL && info->si_pid == getpid() && h &&
-              h->preempt_at.load(std::memory_order_relaxed) != ~0ull;
+  bool ours =
+      info->si_code == SI_TKILL && info->si_pid == getpid() && h &&
+      (h->preempt_at.load(std::memory_order_relaxed) != ~0ull || h->stack_request.load() == 1);
   if (!ours) {
     forward_to_program(sig, info, context);
     return;
   }
+  if (monitor_capture_stack(h, reinterpret_cast<void*>(
+                                   static_cast<ucontext_t*>(context)->uc_mcontext.gregs[REG_RIP])))
+    return;
   uint64_t request = h->preempt_at.exchange(~0ull);
   GreenThread* self = tls.current;
   // The thread it was meant for has switched meanwhile, or the hub runs.
@@ -123,16 +151,28 @@ void on_preempt_signal(int sig, siginfo_t* info, void* context) {
   errno = saved_errno;
 }
 
-void install_handler() {
-  if (g_handler_installed.load()) return;
+void on_dump(int sig, siginfo_t* info, void* context) {
+  on_dump_signal(sig);
+  forward_to_program(sig, info, context);
+}
+
+void install(OwnedSignal* o, int sig, void (*handler)(int, siginfo_t*, void*), int flags) {
+  if (o->installed.load() || sig == 0) return;
   struct sigaction act;
   memset(&act, 0, sizeof act);
-  act.sa_sigaction = on_preempt_signal;
+  act.sa_sigaction = handler;
   sigemptyset(&act.sa_mask);
+  act.sa_flags = SA_SIGINFO | flags;
+  o->sig = sig;
+  g_kernel_sigaction(sig, &act, &o->program);
+  o->installed.store(true);
+}
+
+void install_handlers() {
   // SA_NODEFER: the mask stays as it was while the handler switches away.
-  act.sa_flags = SA_SIGINFO | SA_RESTART | SA_NODEFER;
-  g_kernel_sigaction(kPreemptSignal, &act, &g_program_action);
-  g_handler_installed.store(true);
+  if (g_timeslice_ns || g_monitor_ns)
+    install(&g_owned[0], kPreemptSignal, on_preempt_signal, SA_RESTART | SA_NODEFER);
+  install(&g_owned[1], g_dump_signal, on_dump, SA_RESTART);
 }
 
 // ---- the watchdog ----
@@ -158,29 +198,50 @@ bool os_thread_running(pid_t tid) {
 
 struct Watch {
   uint64_t last = 0;
-  int quiet = 0;  // half slices without a switch while a green thread ran
+  int64_t since_ns = 0;  // when it last switched
+  int64_t asked_ns = 0;  // the last preemption request
+  MonitorWatch monitor;
 };
 
+int64_t now_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
 void look_at(Hub* h, Watch* w) {
-  uint64_t now = h->switches.load(std::memory_order_relaxed);
-  if (now != w->last || !h->green_running.load(std::memory_order_relaxed)) {
-    w->last = now;
-    w->quiet = 0;
+  int64_t now = now_ns();
+  uint64_t switches = h->switches.load(std::memory_order_relaxed);
+  bool running = h->green_running.load(std::memory_order_relaxed);
+  if (g_monitor_ns) monitor_look(h, &w->monitor, switches, running, now);
+  if (switches != w->last || !running) {
+    w->last = switches;
+    w->since_ns = now;
     return;
   }
-  if (++w->quiet < 2 || !os_thread_running(h->kernel_tid)) return;
-  w->quiet = 1;  // asked again every half slice until it switches
-  h->preempt_at.store(now);
+  // A whole slice without a switch: ask, and again every half slice.
+  if (!g_timeslice_ns || now - w->since_ns < g_timeslice_ns ||
+      now - w->asked_ns < g_timeslice_ns / 2 || !os_thread_running(h->kernel_tid))
+    return;
+  w->asked_ns = now;
+  h->preempt_at.store(switches);
   syscall(SYS_tgkill, getpid(), h->kernel_tid, kPreemptSignal);
+}
+
+// Often enough for both: half a slice, a quarter of the monitor's limit.
+timespec tick() {
+  int64_t ns = 1000000000;
+  if (g_timeslice_ns) ns = std::min<int64_t>(ns, g_timeslice_ns / 2);
+  if (g_monitor_ns) ns = std::min<int64_t>(ns, g_monitor_ns / 4);
+  ns = std::max<int64_t>(ns, 1000000);
+  return timespec{time_t(ns / 1000000000), long(ns % 1000000000)};
 }
 
 void* watchdog(void*) {
   Watch watches[kMaxHubs];
-  timespec half{0, long(g_timeslice_ns / 2)};
-  half.tv_sec = half.tv_nsec / 1000000000;
-  half.tv_nsec %= 1000000000;
+  timespec period = tick();
   for (;;) {
-    clock_nanosleep(CLOCK_MONOTONIC, 0, &half, nullptr);
+    clock_nanosleep(CLOCK_MONOTONIC, 0, &period, nullptr);
     int n = g_hub_count.load();
     for (int i = 0; i < n; i++)
       if (Hub* h = g_hubs[i].load()) look_at(h, &watches[i]);
@@ -206,11 +267,69 @@ void start_watchdog() {
 
 }  // namespace
 
+namespace {
+
+// ---- stack overflow ----
+
+// A fault in the guard page below the running green thread's stack: one
+// line that says which thread, its stack size and how to raise it; then
+// the default action, so the exit status and core dump are as natively.
+void on_segv(int sig, siginfo_t* info, void* context) {
+  GreenThread* t = tls.current;
+  uintptr_t addr = uintptr_t(info->si_addr);
+  uintptr_t bottom = t ? uintptr_t(t->stack.bottom) : 0;
+  size_t page = size_t(sysconf(_SC_PAGESIZE));
+  if (t && !t->adopted && addr < bottom && addr + 16 * page >= bottom) {
+    char line[256];
+    int n = snprintf(line, sizeof line,
+                     "libgreen: green thread %d \"%s\" ran off its %zu KiB stack (ask for more "
+                     "with pthread_attr_setstacksize, GREEN_STACK_SIZE or green-run "
+                     "--stack-size)\n",
+                     t->tid, t->name, t->stack.size / 1024);
+    ssize_t ignored = write(STDERR_FILENO, line, size_t(n));
+    (void)ignored;
+  } else if (owned(SIGSEGV) && (g_owned[2].program.sa_flags & SA_SIGINFO
+                                    ? g_owned[2].program.sa_sigaction != nullptr
+                                    : g_owned[2].program.sa_handler != SIG_DFL)) {
+    forward_to_program(sig, info, context);  // the program's own handler decides
+    return;
+  }
+  // Return into the fault with the default action: the kernel ends the
+  // process with SIGSEGV, as it would have natively.
+  struct sigaction dfl;
+  memset(&dfl, 0, sizeof dfl);
+  dfl.sa_handler = SIG_DFL;
+  g_kernel_sigaction(SIGSEGV, &dfl, nullptr);
+}
+
+void install_overflow_handler() {
+  static char alt_stack[64 * 1024];
+  stack_t ss;
+  memset(&ss, 0, sizeof ss);
+  ss.ss_sp = alt_stack;
+  ss.ss_size = sizeof alt_stack;
+  sigaltstack(&ss, nullptr);  // the hub's OS thread: a full stack cannot run the handler
+  install(&g_owned[2], SIGSEGV, on_segv, SA_ONSTACK | SA_NODEFER);
+}
+
+}  // namespace
+
+void preempt_adopted(Hub*) {
+  RuntimeScope runtime;
+  install_overflow_handler();
+}
+
 void preempt_watch(Hub* h) {
   RuntimeScope runtime;
   h->watched = true;
   if (g_range_count == 0) dl_iterate_phdr(note_runtime_code, nullptr);
-  install_handler();
+  if (g_monitor_ns) {
+    void* warm[1];
+    backtrace(warm, 1);  // loads the unwinder now, not in a signal handler
+  }
+  g_track_states = g_dump_signal != 0;
+  install_handlers();
+  if (!g_timeslice_ns && !g_monitor_ns) return;  // the dump needs no watchdog
   int slot = g_hub_count.load();
   if (slot < kMaxHubs) {
     g_hubs[slot].store(h);
@@ -228,9 +347,10 @@ void preempt_forked_child(Hub* h) {
 }
 
 bool preempt_signal_action(int sig, const struct sigaction* act, struct sigaction* old) {
-  if (sig != kPreemptSignal || !g_handler_installed.load()) return false;
-  if (old) *old = g_program_action;
-  if (act) g_program_action = *act;
+  OwnedSignal* o = owned(sig);
+  if (!o) return false;
+  if (old) *old = o->program;
+  if (act) o->program = *act;
   return true;
 }
 

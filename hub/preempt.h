@@ -40,6 +40,8 @@ struct GreenThread;
 constexpr int kPreemptSignal = 23;  // SIGURG
 
 extern int64_t g_timeslice_ns;  // GREEN_TIMESLICE; 0: off
+extern int64_t g_monitor_ns;    // GREEN_MONITOR_MS; 0: off
+extern int g_dump_signal;       // GREEN_DUMP_SIGNAL; 0: off
 
 // How the handler is installed for real (the preload's real sigaction: the
 // hooked one would wrap it as a program handler).
@@ -54,6 +56,10 @@ extern PreemptStats g_preempt_stats;
 // Installs the handler and starts the watchdog for h, once (on the first
 // green thread spawned: a single thread has nobody to yield to).
 void preempt_watch(Hub* h);
+
+// When a hub adopts its OS thread: the stack-overflow report (a SIGSEGV
+// handler on an alternate stack, for faults in a green thread's guard page).
+void preempt_adopted(Hub* h);
 
 // In a forked child the watchdog thread does not exist: it is started again
 // on the child's first spawn.

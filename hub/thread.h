@@ -72,6 +72,9 @@ struct GreenThread {
   Deadline deadline = kNoDeadline;
   const char* waiting_on = nullptr;  // what it is parked on, for the deadlock report
   const void* waiting_addr = nullptr;
+  int waiting_fd = -1;          // parked on this fd (-2: on several), for the thread dump
+  int waiting_events = 0;       // kWantRead / kWantWrite
+  uint64_t state_since = 0;     // uv_hrtime() when it last parked, became ready or ran
   std::vector<void*> specific;  // pthread_setspecific values, by key
   char name[16] = {};           // pthread_setname_np
   void* host_buffer = nullptr;  // gethostbyname's result (malloc'd on first use)

@@ -13,7 +13,9 @@
 #include "hub/parking_lot.h"
 #include "hub/pool.h"
 #include "hub/runtime.h"
+#include "hub/log.h"
 #include "hub/preempt.h"
+#include "hub/stats.h"
 #include "hub/tcb.h"
 #include "hooks/hook.h"
 #include "hooks/stdio_stream.h"
@@ -54,7 +56,16 @@ void after_fork_child() {
   green::pool_after_fork();
 }
 
+pid_t g_started_as = 0;
+
+// GREEN_STATS: at exit of the process that started under it (a forked
+// child that exits does not write over its parent's figures).
+void report_stats() {
+  if (getpid() == g_started_as) green::stats_report(green::config().stats.c_str());
+}
+
 __attribute__((constructor(101))) void green_init() {
+  g_started_as = getpid();
   green::real::resolve_all();
   green::Config config;
   std::string error;
@@ -68,6 +79,9 @@ __attribute__((constructor(101))) void green_init() {
   green::g_pool_size = config.pool_size;
   green::g_file_io_pool = config.file_io_pool;
   green::g_timeslice_ns = int64_t(config.timeslice_ms) * 1000000;
+  green::g_monitor_ns = int64_t(config.monitor_ms) * 1000000;
+  green::g_dump_signal = config.dump_signal;
+  green::g_log_level = green::LogLevel(config.log_level);
   green::g_kernel_sigaction = REAL(sigaction);
   if (!config.shared_tls) {
     const char* why = nullptr;
@@ -85,7 +99,8 @@ __attribute__((constructor(101))) void green_init() {
   // interleave: tell libraries the truth, the way glibc learns it.
   become_multithreaded();
   green::g_adopt_main_thread = true;
-  // Registered before the program's own exit handlers, so it runs after them.
+  // Registered before the program's own exit handlers, so they run after them.
+  if (!config.stats.empty()) atexit(report_stats);
   atexit(green::hold_streams_at_exit);
   // In every forked child, ours or glibc's own (daemon()), before libuv's
   // child handler (registered at the first loop) and the program's.

@@ -1,0 +1,40 @@
+// Seeing inside the hub: the blocking monitor (GREEN_MONITOR_MS) and the
+// green-thread dump (GREEN_DUMP_SIGNAL).
+//
+// The monitor runs on the watchdog's OS thread (hub/preempt.cc). When one
+// green thread has held a hub longer than GREEN_MONITOR_MS it reports, once
+// per stall: which thread, for how long, and what it is doing: the system
+// call its OS thread is in (/proc/self/task/TID/syscall: name, number, fd),
+// or, when it computes, its stack, captured on the hub's thread by a signal
+// and symbolized (file:line through addr2line where debug information
+// exists). When the stall ends it says how long it lasted.
+#pragma once
+#include <atomic>
+#include <cstdint>
+
+namespace green {
+
+struct Hub;
+
+extern bool g_track_states;  // the dump is on: threads note when their state changed
+
+struct MonitorWatch {
+  uint64_t switches = 0;
+  int64_t since_ns = 0;  // when the hub last switched (or went idle)
+  bool reported = false;
+};
+
+// One look at h by the watchdog at time now_ns (CLOCK_MONOTONIC).
+void monitor_look(Hub* h, MonitorWatch* w, uint64_t switches, bool running, int64_t now_ns);
+
+// In the time-slice signal's handler, on the hub's thread: a stack the
+// monitor asked for. True when that is what the signal was for.
+bool monitor_capture_stack(Hub* h, void* interrupted_pc);
+
+// On the hub (its async callback): the dump the signal asked for.
+void dump_threads(Hub* h);
+
+// The dump signal's handler (any thread may take a process-directed one).
+void on_dump_signal(int sig);
+
+}  // namespace green
