@@ -11,6 +11,7 @@
 #include "hooks/hook.h"
 #include "hooks/stdio_stream.h"
 #include "hub/own_fds.h"
+#include "hub/signal.h"
 
 extern char** environ;
 
@@ -73,7 +74,10 @@ pid_t green_wait4(pid_t pid, int* status, int options, rusage* usage) {
 extern "C" pid_t fork() noexcept {
   GreenThread* self = hook_self();
   pid_t pid = REAL(fork)();
-  if (pid == 0 && self) forked_child();
+  if (pid == 0 && self) {
+    forked_child();
+    signal_forked_child(self);
+  }
   if (pid == 0) streams_after_fork();
   return pid;
 }

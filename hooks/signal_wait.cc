@@ -1,6 +1,6 @@
 // pause, sigsuspend, sigwait, sigwaitinfo, sigtimedwait. pause and
-// sigsuspend park until a handled signal interrupts the thread (signals sent
-// to the process interrupt the main thread, as the kernel delivers them).
+// sigsuspend park until a handled signal interrupts the thread (a signal
+// sent to the process goes to a thread that does not block it: hub/signal.h).
 // The sigwait family waits on a signalfd for the set and then takes the
 // signal with a zero-timeout sigtimedwait, so other green threads run
 // meanwhile.
@@ -15,10 +15,10 @@ using namespace green;
 namespace {
 
 // Parks until a handled signal interrupts the caller; EINTR, as natively.
-int park_for_signal(uint64_t seq_before) {
-  CancelPoint cp(tls.current);
-  while (signal_seq() == seq_before || tls.current != current_hub()->adopted) {
+int park_for_signal(CancelPoint& cp) {
+  for (;;) {
     WakeReason why = park(kNoDeadline, true);
+    if (why == WakeReason::kSignal) why = signal_interrupted_wait(tls.current);
     if (why == WakeReason::kSignal) break;
     if (why == WakeReason::kCancel) {
       errno = ECANCELED;
@@ -34,6 +34,8 @@ int park_for_signal(uint64_t seq_before) {
 // deadline, EINTR when a handled signal interrupted it).
 int take_signal(const sigset_t* set, siginfo_t* info, Deadline deadline) {
   const int entry_errno = errno;
+  if (int sig = signal_take(tls.current, sigset_bits(*set), info))
+    return sig;  // held by the runtime
   timespec zero{0, 0};
   int sfd = REAL(signalfd)(-1, set, SFD_NONBLOCK | SFD_CLOEXEC);
   if (sfd < 0) return REAL(sigtimedwait)(set, info, nullptr);  // cannot watch: wait as libc does
@@ -65,19 +67,22 @@ int take_signal(const sigset_t* set, siginfo_t* info, Deadline deadline) {
 }  // namespace
 
 extern "C" int pause() {
-  if (!hook_self()) return REAL(pause)();
-  return park_for_signal(signal_seq());
+  GreenThread* self = hook_self();
+  if (!self) return REAL(pause)();
+  CancelPoint cp(self);
+  return park_for_signal(cp);
 }
 
 // The caller's mask becomes `mask` while it waits (the OS thread's mask
-// follows: apply_signal_masks), then its own mask is back.
+// follows: apply_signal_masks), then its own mask is back. A pending signal
+// that `mask` lets through is handled at once and ends the wait.
 extern "C" int sigsuspend(const sigset_t* mask) {
   GreenThread* self = hook_self();
   if (!self) return REAL(sigsuspend)(mask);
-  uint64_t seq = signal_seq();
+  CancelPoint cp(self);
   sigset_t old;
-  pthread_sigmask(SIG_SETMASK, mask, &old);  // a pending signal may run its handler here
-  int r = park_for_signal(seq);
+  pthread_sigmask(SIG_SETMASK, mask, &old);
+  int r = park_for_signal(cp);
   int err = errno;
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
   errno = err;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "hub/hub.h"
+#include "hub/signal.h"
 #include "hub/runtime.h"
 
 namespace green {
@@ -298,11 +299,16 @@ WakeReason wait_fds(FdWait* waits, int count, Deadline deadline, bool interrupti
   self->waiting_events = count == 1 ? waits[0].events : 0;
   WakeReason why = park(deadline, interruptible);
   self->waiting_fd = -1;
-  for (int i = 0; i < count; i++) {
-    FdWait* w = &waits[i];
-    unlink(w);
-    if (w->woken && w->entry->generation == w->generation) w->entry->in_flight--;
+  {
+    RuntimeScope runtime;  // no handler in here: it may wait on these fds too
+    for (int i = 0; i < count; i++) {
+      FdWait* w = &waits[i];
+      unlink(w);
+      if (w->woken && w->entry->generation == w->generation) w->entry->in_flight--;
+    }
   }
+  // No longer waiting: the handler may longjmp or exit the thread.
+  if (why == WakeReason::kSignal) why = signal_interrupted_wait(self);
   return why;
 }
 

@@ -22,7 +22,6 @@ constinit thread_local ThreadState tls;
 bool g_adopt_main_thread = false;
 void (*g_thread_exit_hook)(GreenThread* t) = nullptr;
 bool g_deadlock_abort = false;
-void (*g_signal_runner)(GreenThread* t) = nullptr;
 void (*g_exit_unwinder)(GreenThread* t) = nullptr;
 
 namespace {
@@ -351,11 +350,6 @@ BlockingCall::~BlockingCall() {
 
 namespace {
 
-// pthread_kill handlers for self that came while it was not running.
-void run_pending_signals(GreenThread* self) {
-  if (self->pending_signals && g_signal_runner) g_signal_runner(self);
-}
-
 // The signals a park counts from: those since its call began (or since now,
 // outside a call), less the ones that already interrupted the call.
 void set_signal_baseline(GreenThread* self) {
@@ -378,12 +372,16 @@ WakeReason interrupted(GreenThread* self) {
 
 WakeReason park(Deadline deadline, bool interruptible) {
   GreenThread* self = tls.current;
+  // From here to the switch a signal is held for the hub (hub/signal.h): a
+  // handler run here would not wake the park it should interrupt.
+  ++tls.in_runtime;
   if (interruptible) {
     // A signal that came while the thread was between two parks of the call
     // (woken by a timeout or readiness, about to wait again) interrupts it
     // now, as the kernel would have interrupted its one wait.
     set_signal_baseline(self);
-    if (signal_since_park(self)) {
+    if (signal_since_park(self) || signal_due(self)) {
+      --tls.in_runtime;
       self->wake = WakeReason::kSignal;
       return interrupted(self);
     }
@@ -393,23 +391,22 @@ WakeReason park(Deadline deadline, bool interruptible) {
   self->wake = WakeReason::kNone;
   self->interruptible = interruptible;
   bool timed = deadline != kNoDeadline;
-  if (timed) {
-    RuntimeScope runtime;
-    start_timer(self, deadline);
-  }
+  if (timed) start_timer(self, deadline);
   bool blocked = !timed && self->waiting_on != nullptr;
   if (blocked) self->hub->blocked++;
+  if (!interruptible && signal_due(self)) unpark(self, WakeReason::kSignal);
   switch_to_hub(self);
+  --tls.in_runtime;
   if (blocked) {
     self->hub->blocked--;
     self->hub->deadlock_reported = false;
   }
-  run_pending_signals(self);
   g_stats.parks[int(self->wake) & 7]++;
   if (timed && self->wake != WakeReason::kTimeout) {
     RuntimeScope runtime;
     uv_timer_stop(self->timer);
   }
+  signal_after_park(self, interruptible);  // runs the handlers of a lock or join wait
   if (self->wake == WakeReason::kSignal) return interrupted(self);
   return self->wake;
 }
@@ -433,7 +430,7 @@ void yield_thread() {
   switch_to_hub(self);
   // As natively, a signal for a thread that is not waiting is handled as soon
   // as it runs again.
-  run_pending_signals(self);
+  if (signal_due(self)) signal_run_due(self);
 }
 
 void preempt_yield() {
@@ -448,12 +445,13 @@ void preempt_yield() {
   h->preempted_tail = self;
   h->last_poll = 0;  // the hub looks at timers and I/O before it runs this thread again
   switch_to_hub(self);
-  run_pending_signals(self);
+  if (signal_due(self)) signal_run_due(self);
 }
 
 WakeReason sleep_until(Deadline deadline, bool interruptible) {
   for (;;) {
     WakeReason why = park(deadline, interruptible);
+    if (why == WakeReason::kSignal) why = signal_interrupted_wait(tls.current);
     if (why == WakeReason::kTimeout || why == WakeReason::kSignal || why == WakeReason::kCancel)
       return why;
     if (deadline != kNoDeadline && monotonic_ns() >= deadline) return WakeReason::kTimeout;
@@ -501,13 +499,13 @@ void forked_child() {
 }
 
 void apply_signal_masks(Hub* h) {
-  sigset_t common;
-  sigfillset(&common);
+  uint64_t bits = ~uint64_t(0);
   for (auto& [id, t] : h->threads) {
     if (t->state == RunState::kFinished || t->state == RunState::kGone) continue;
-    for (int sig = 1; sig < NSIG; sig++)
-      if (!sigismember(&t->sigmask, sig)) sigdelset(&common, sig);
+    bits &= sigset_bits(t->sigmask);
   }
+  sigset_t common;
+  bits_sigset(blockable(bits), &common);
   RuntimeScope runtime;
   pthread_sigmask(SIG_SETMASK, &common, nullptr);
 }

@@ -57,10 +57,6 @@ struct Hub {
 // called pthread_exit): thread-specific data destructors run here.
 extern void (*g_thread_exit_hook)(GreenThread* t);
 
-// Runs the handlers of signals sent to t with pthread_kill, on t's stack
-// (set by the preload's signal hooks).
-extern void (*g_signal_runner)(GreenThread* t);
-
 // Acts on a pending pthread_cancel at a cancellation point: the thread exits
 // with PTHREAD_CANCELED (its stack unwinds). Returns when nothing is pending.
 void cancellation_point();

@@ -7,6 +7,7 @@
 #include <atomic>
 
 #include "hub/hub.h"
+#include "hub/signal.h"
 #include "hub/spin_lock.h"
 #include "hub/tcb.h"
 
@@ -77,19 +78,25 @@ bool green_caller() {
 }
 
 ParkResult wait_green(Bucket& b, Waiter& w, const ParkOptions& options) {
+  bool signalled = false;
   for (;;) {
     WakeReason why = park(options.deadline, options.interruptible);
+    signalled = why == WakeReason::kSignal;
     if (w.stage.load(std::memory_order_acquire) != kQueued) break;
     if (why == WakeReason::kTimeout || why == WakeReason::kSignal || why == WakeReason::kCancel) {
       b.lock.lock();
       bool still_queued = w.stage.load(std::memory_order_relaxed) == kQueued && remove(b, &w);
       b.lock.unlock();
-      if (still_queued)
-        return why == WakeReason::kTimeout ? ParkResult::kTimeout : ParkResult::kInterrupt;
-      break;  // a waker took it meanwhile: the wake-up wins
+      if (!still_queued) break;  // a waker took it meanwhile: the wake-up wins
+      // Out of the queue, the handler may longjmp or exit the thread. A wake
+      // that ran no handler is spurious: the caller looks again.
+      if (signalled && signal_interrupted_wait(tls.current) != WakeReason::kSignal)
+        return ParkResult::kWoken;
+      return why == WakeReason::kTimeout ? ParkResult::kTimeout : ParkResult::kInterrupt;
     }
   }
   while (w.stage.load(std::memory_order_acquire) != kDelivered) park(kNoDeadline, false);
+  if (signalled) signal_run_due(tls.current);  // woken and signalled: both happen
   return ParkResult::kWoken;
 }
 

@@ -4,6 +4,7 @@
 
 #include <dlfcn.h>
 #include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -25,7 +26,7 @@ struct PoolWork {
   uv_work_t req;
   FunctionRef<void()> work;
   GreenThread* thread;
-  int error = 0;
+  int error = 0;  // the caller's errno, then the work's
   bool done = false;
 };
 
@@ -106,20 +107,29 @@ void run_on_pool(FunctionRef<void()> work) {
   PoolWork w;
   w.work = work;
   w.thread = self;
+  w.error = errno;  // work that succeeds leaves it alone
   w.req.data = &w;
   {
     RuntimeScope runtime;
     static pid_t started_in = 0;  // a forked child's first work starts its own pool
-    bool sized = false;
-    if (started_in != getpid()) {
+    bool sized = false, first = started_in != getpid();
+    if (first) {
       started_in = getpid();
       sized = size_pool();
+    }
+    // The pool's threads start inside the first uv_queue_work and inherit
+    // this mask: every signal blocked, so that none is delivered to them
+    // (a handler must run on a thread of the program).
+    sigset_t all, old;
+    if (first) {
+      sigfillset(&all);
+      pthread_sigmask(SIG_SETMASK, &all, &old);
     }
     uv_queue_work(
         &self->hub->loop, &w.req,
         [](uv_work_t* req) {
           auto* w = static_cast<PoolWork*>(req->data);
-          errno = 0;
+          errno = w->error;
           w->work();
           w->error = errno;
         },
@@ -128,6 +138,7 @@ void run_on_pool(FunctionRef<void()> work) {
           w->done = true;
           unpark(w->thread, WakeReason::kExplicit);
         });
+    if (first) pthread_sigmask(SIG_SETMASK, &old, nullptr);
     if (sized) unset_pool_size();
   }
   uint64_t queued = uv_hrtime();

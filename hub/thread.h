@@ -50,19 +50,22 @@ struct GreenThread {
   bool preempted_once = false;   // GREEN_LOG=debug names a thread at its first preemption
   int in_cancel_point = 0;       // inside a call that is a cancellation point
   void* cleanup_top = nullptr;   // C cleanup handlers (pthread_cleanup_push), newest first
-  uint64_t pending_signals = 0;  // pthread_kill: handlers to run on this thread's stack
+  uint64_t pending_signals = 0;  // its own pending set (bit sig - 1: hub/signal.h)
   sigset_t sigmask{};            // its own signal mask (the OS thread's is their intersection)
   bool adopted = false;          // the OS thread's own stack (the program's main thread)
   // Signals and the blocking call it is in (BlockingCall): a signal handled
-  // since the call began interrupts it. Process-directed signals count in
-  // signal_seq() (the adopted thread takes them), its own in own_signals.
+  // on this thread since the call began interrupts it (own_signals counts
+  // them).
   uint64_t park_signal_seq = 0;   // signal_seq() the current park counts from
   uint64_t park_own_signals = 0;  // own_signals the current park counts from
-  uint64_t own_signals = 0;       // pthread_kill handlers run on this thread
+  uint64_t own_signals = 0;       // handlers run on this thread
   uint64_t own_no_restart = 0;    // own_signals at the last one without SA_RESTART
   int call_depth = 0;             // nested BlockingCall scopes
   uint64_t call_signal_seq = 0;   // signal_seq() when the outermost call began
   uint64_t call_own_signals = 0;  // own_signals then
+
+  int handler_depth = 0;             // handlers running on it (hub/signal.h HandlerScope)
+  uint64_t handler_mask_before = 0;  // its mask before the outermost of them
 
   GreenThread* next_ready = nullptr;
   GreenThread* joiner = nullptr;  // parked in pthread_join on this thread

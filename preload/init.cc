@@ -2,6 +2,9 @@
 // configuration, then let hooks turn the main thread green on its first call.
 #include <sys/single_threaded.h>
 
+#include <pthread.h>
+
+#include <climits>
 #include <cstdlib>
 #include <string>
 
@@ -23,6 +26,27 @@ namespace {
 
 const char* get_env(const char* name) {
   return getenv(name);
+}
+
+void* nothing(void*) {
+  return nullptr;
+}
+
+// glibc's first pthread_create does more than clear __libc_single_threaded:
+// it installs the handler of SIGRT_1, by which setuid, setgid, setgroups and
+// the rest change the credentials of every thread (the kernel keeps them per
+// thread). Clearing the flag alone means that handler never comes, and the
+// first set*id after the thread pool started kills the process with signal
+// 33. So one real thread is created and joined, through glibc (about 50 us).
+void become_multithreaded() {
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, PTHREAD_STACK_MIN);
+  pthread_t thread;
+  if (REAL(pthread_create)(&thread, &attr, nothing, nullptr) == 0)
+    REAL(pthread_join)(thread, nullptr);
+  pthread_attr_destroy(&attr);
+  __libc_single_threaded = 0;  // in case the thread could not be created
 }
 
 // The child has one thread: the runtime's state of the others goes.
@@ -72,8 +96,8 @@ __attribute__((constructor(101))) void green_init() {
   // glibc believes a process is single-threaded until its own pthread_create
   // runs, which under libgreen it never does; libstdc++ then skips locking
   // and treats a static initialiser in progress as recursion. Green threads
-  // interleave: tell libraries the truth.
-  __libc_single_threaded = 0;
+  // interleave: tell libraries the truth, the way glibc learns it.
+  become_multithreaded();
   green::g_adopt_main_thread = true;
   // Registered before the program's own exit handlers, so they run after them.
   if (config.stats[0]) atexit(report_stats);

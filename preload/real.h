@@ -9,6 +9,7 @@
 #include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
+#include <setjmp.h>
 #include <sched.h>
 #include <semaphore.h>
 #include <signal.h>
@@ -62,6 +63,8 @@ int _IO_putc(int c, FILE* fp);
 void __pthread_register_cancel(__pthread_unwind_buf_t* buf);
 void __pthread_unregister_cancel(__pthread_unwind_buf_t* buf);
 [[noreturn]] void __pthread_unwind_next(__pthread_unwind_buf_t* buf);
+// longjmp as _FORTIFY_SOURCE builds call it.
+[[noreturn]] void __longjmp_chk(struct __jmp_buf_tag env[1], int val);
 }
 
 namespace green::real {

@@ -9,8 +9,6 @@ parking lot still queued the parent's pool threads as waiters on libuv's
 pool condition variable. Now the pool's joins of absent threads return and
 the parking lot is emptied in the child."""
 
-import pytest
-
 import harness
 
 NAME = "fork_pool"

@@ -39,19 +39,6 @@ START_LIMIT = 30.0
 CLIENT_LIMIT = 180.0  # natively pgbench -c 10 -t 200 takes about 3 s
 STOP_LIMIT = 30.0
 
-# Under the preload today: the start-up process (forked after the postmaster
-# resolved 127.0.0.1 on the thread pool) dies with SIGSEGV in exit (item 9,
-# tests/legacy/fork_pool); past that, a backend's getnameinfo hangs (the same
-# program), backends waiting on row locks never wake (item 1: process-shared
-# semaphores), and the walwriter and checkpointer, which PostgreSQL 15 forks
-# from inside its SIGUSR1/SIGCHLD handlers, run on the hub's stack because
-# those handlers ran there (item 6), so their semaphore waits block the OS
-# thread and SIGINT never stops them.
-PENDING = pytest.mark.xfail(
-    strict=True, reason="issue 8 items 9 (a forked child's exit and thread pool), 1 "
-                        "(process-shared semaphores) and 6 (handlers on the hub's stack), "
-                        "fixed on other branches")
-
 
 def free_port():
     with socket.socket() as s:
@@ -169,7 +156,7 @@ BALANCES = ("select (select sum(abalance) from pgbench_accounts), "
 
 
 @pytest.mark.parametrize("cluster", [pytest.param(False, id="native"),
-                                     pytest.param(True, id="preload", marks=PENDING)],
+                                     pytest.param(True, id="preload")],
                          indirect=True)
 def test_pgbench(cluster):
     cluster.initdb()

@@ -7,6 +7,7 @@
 
 #include "hub/clock.h"
 #include "hub/hub.h"
+#include "hub/signal.h"
 
 using namespace std::chrono_literals;
 
@@ -135,12 +136,15 @@ namespace {
 
 // Stands in for the preload's signal runner (hooks/signal.cc): each pending
 // signal's "handler" just counts, without SA_RESTART.
-void count_pending(green::GreenThread* t) {
-  while (t->pending_signals) {
-    t->pending_signals &= t->pending_signals - 1;
-    t->own_signals++;
-    t->own_no_restart = t->own_signals;
-  }
+int count_one(green::GreenThread*, int, const siginfo_t*) {
+  return 2;
+}
+
+std::vector<std::pair<green::GreenThread*, int>> g_ran;
+
+int record_one(green::GreenThread* t, int sig, const siginfo_t*) {
+  g_ran.emplace_back(t, sig);
+  return 2;
 }
 
 }  // namespace
@@ -150,8 +154,8 @@ void count_pending(green::GreenThread* t) {
 // its next park; one that came before a call does not interrupt it.
 TEST(Hub, SignalBetweenTwoParksOfACallInterruptsItsNextPark) {
   green::adopt_current_thread();
-  auto* saved_runner = green::g_signal_runner;
-  green::g_signal_runner = count_pending;
+  auto* saved_runner = green::g_handler_runner;
+  green::g_handler_runner = count_one;
   green::GreenThread* waiter = nullptr;
   green::WakeReason in_call = green::WakeReason::kNone, outside = green::WakeReason::kNone;
   green::Thread a = green::spawn([&] {
@@ -166,13 +170,48 @@ TEST(Hub, SignalBetweenTwoParksOfACallInterruptsItsNextPark) {
     outside = green::park(green::deadline_after(1'000'000), true);
   });
   green::Thread b = green::spawn([&] {
-    waiter->pending_signals |= 1;
+    green::signal_for_thread(waiter, SIGUSR1);
     green::yield();
-    waiter->pending_signals |= 1;
+    green::signal_for_thread(waiter, SIGUSR1);
   });
   a.join();
   b.join();
-  green::g_signal_runner = saved_runner;
+  green::g_handler_runner = saved_runner;
   EXPECT_EQ(in_call, green::WakeReason::kSignal);
   EXPECT_EQ(outside, green::WakeReason::kTimeout);
+}
+
+// A signal for a thread that blocks it stays pending for that thread; it
+// runs on that thread when the thread unblocks it, and a parked wait that
+// signals do not interrupt runs the handler and goes on waiting.
+TEST(Hub, SignalPendingWhileBlockedRunsOnUnblockAndInsideAJoin) {
+  green::adopt_current_thread();
+  auto* saved_runner = green::g_handler_runner;
+  green::g_handler_runner = record_one;
+  g_ran.clear();
+  green::GreenThread* target = nullptr;
+  bool pending_while_blocked = false, ran_after_unblock = false;
+  green::Thread a = green::spawn([&] {
+    target = green::tls.current;
+    sigaddset(&target->sigmask, SIGUSR1);
+    green::yield();  // the main thread signals it
+    pending_while_blocked =
+        (green::signal_pending(target) & green::sig_bit(SIGUSR1)) && g_ran.empty();
+    sigdelset(&target->sigmask, SIGUSR1);
+    green::signal_mask_changed(target);
+    ran_after_unblock = g_ran.size() == 1 && g_ran[0].first == target;
+    green::sleep_for(std::chrono::milliseconds(20));
+  });
+  green::yield();
+  green::signal_for_thread(target, SIGUSR1);
+  green::GreenThread* self = green::tls.current;
+  green::Thread b = green::spawn([&] { green::signal_for_thread(self, SIGUSR2); });
+  a.join();  // b's signal runs its handler on this thread inside the join
+  b.join();
+  green::g_handler_runner = saved_runner;
+  EXPECT_TRUE(pending_while_blocked);
+  EXPECT_TRUE(ran_after_unblock);
+  ASSERT_EQ(g_ran.size(), 2u);
+  EXPECT_EQ(g_ran[1].first, self);
+  EXPECT_EQ(g_ran[1].second, SIGUSR2);
 }
