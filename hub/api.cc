@@ -2,6 +2,8 @@
 #include <green/green.h>
 
 #include <cerrno>
+#include <green/core.hpp>
+#include <stdexcept>
 #include <system_error>
 
 #include "hub/fd_table.h"
@@ -11,8 +13,10 @@
 namespace green {
 namespace {
 
-void ensure_green() {
-  if (!tls.current) adopt_current_thread();
+// Throws green::Error when the caller has no hub and cannot get one (the
+// hub fiber, a libuv pool thread, a native thread under the preload).
+void ensure_green(const char* what) {
+  detail::self(what);
 }
 
 Deadline deadline_for(std::chrono::nanoseconds timeout) {
@@ -20,7 +24,7 @@ Deadline deadline_for(std::chrono::nanoseconds timeout) {
 }
 
 bool wait_ready(int fd, int events, std::chrono::nanoseconds timeout) {
-  ensure_green();
+  ensure_green("green::wait_readable");
   FdEntry* e = fd_entry(fd);
   if (!e) throw std::system_error(EBADF, std::generic_category(), "green::wait");
   Deadline deadline = deadline_for(timeout);
@@ -56,7 +60,8 @@ void Thread::join() {
 }
 
 Thread spawn(std::function<void()> fn, size_t stack_size) {
-  ensure_green();
+  if (!fn) throw std::invalid_argument("green::spawn: the function is empty");
+  ensure_green("green::spawn");
   GreenThread* t = spawn_thread(
       [fn = std::move(fn)]() -> void* {
         fn();
@@ -67,13 +72,16 @@ Thread spawn(std::function<void()> fn, size_t stack_size) {
   return Thread(t);
 }
 
+// A blocking point of the API: a kill or an expired green::Timeout acts
+// before and after the switch.
 void yield() {
-  ensure_green();
+  detail::checkpoint("green::yield");
   yield_thread();
+  detail::checkpoint("green::yield");
 }
 
 void sleep_for(std::chrono::nanoseconds duration) {
-  ensure_green();
+  ensure_green("green::sleep_for");
   sleep_until(deadline_after(duration.count()), false);
 }
 
@@ -86,7 +94,7 @@ bool wait_writable(int fd, std::chrono::nanoseconds timeout) {
 }
 
 size_t live_threads() {
-  ensure_green();
+  ensure_green("green::live_threads");
   return tls.hub->live;
 }
 
