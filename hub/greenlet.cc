@@ -11,11 +11,13 @@
 #include <atomic>
 #include <cerrno>
 #include <green/greenlet.hpp>
+#include <green/threadpool.hpp>
 #include <green/timeout.hpp>
 #include <system_error>
 #include <unordered_map>
 
 #include "hub/hub.h"
+#include "hub/pool.h"
 #include "hub/spin_lock.h"
 #include "hub/stack.h"
 
@@ -408,3 +410,12 @@ void Timeout::cancel() {
 }
 
 }  // namespace green
+
+namespace green::threadpool::detail {
+
+void run_blocking(void (*work)(void*), void* arg) {
+  green::detail::self("green::threadpool::run");
+  run_on_pool([&] { work(arg); });
+}
+
+}  // namespace green::threadpool::detail

@@ -15,4 +15,5 @@
 #include "green/pool.hpp"
 #include "green/queue.hpp"
 #include "green/semaphore.hpp"
+#include "green/threadpool.hpp"
 #include "green/timeout.hpp"
