@@ -3,6 +3,7 @@
 
 #include <cerrno>
 #include <green/core.hpp>
+#include <green/greenlet.hpp>
 #include <stdexcept>
 #include <system_error>
 
@@ -80,9 +81,10 @@ void yield() {
   detail::checkpoint("green::yield");
 }
 
+// green::sleep: a blocking point of the API (kill, green::Timeout); a
+// negative duration sleeps not at all, as before.
 void sleep_for(std::chrono::nanoseconds duration) {
-  ensure_green("green::sleep_for");
-  sleep_until(deadline_after(duration.count()), false);
+  green::sleep(duration.count() < 0 ? std::chrono::nanoseconds(0) : duration);
 }
 
 bool wait_readable(int fd, std::chrono::nanoseconds timeout) {
