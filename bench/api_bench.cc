@@ -10,6 +10,8 @@
 #include <mutex>
 #include <thread>
 
+#include "hub/hub.h"
+
 namespace ctx = boost::context;
 
 static void BM_GreenletSpawnJoin(benchmark::State& state) {
@@ -34,6 +36,20 @@ static void BM_GreenSwitchRoundTrip(benchmark::State& state) {
   other.join();
 }
 BENCHMARK(BM_GreenSwitchRoundTrip);
+
+// The same through the hub alone, without the API's blocking point checks.
+static void BM_HubYieldRoundTrip(benchmark::State& state) {
+  bool stop = false;
+  green::Thread other = green::spawn(
+      [&] {
+        while (!stop) green::yield_thread();
+      },
+      size_t(0));
+  for (auto _ : state) green::yield_thread();
+  stop = true;
+  other.join();
+}
+BENCHMARK(BM_HubYieldRoundTrip);
 
 static void BM_BoostContextRoundTrip(benchmark::State& state) {
   ctx::fiber f([](ctx::fiber&& caller) {

@@ -46,6 +46,15 @@ namespace {
 SpinLock g_lock;
 auto* g_records = new std::unordered_map<GreenThread*, ApiThread>;  // never freed: used at exit
 std::atomic<uint64_t> g_next_id{0};
+// Pending kills plus live Timeouts, in every hub: while there are none, a
+// blocking point that does not wait (yield) need not look anything up.
+std::atomic<int64_t> g_armed{0};
+void arm() {
+  g_armed.fetch_add(1, std::memory_order_relaxed);
+}
+void disarm() {
+  g_armed.fetch_sub(1, std::memory_order_relaxed);
+}
 
 ApiThread* find(GreenThread* t) {
   g_lock.lock();
@@ -64,6 +73,8 @@ ApiThread& ensure(GreenThread* t) {
 
 void erase(GreenThread* t) {
   g_lock.lock();
+  auto it = g_records->find(t);
+  if (it != g_records->end() && it->second.kill) disarm();
   g_records->erase(t);
   g_lock.unlock();
 }
@@ -108,6 +119,7 @@ void deliver(ApiThread* rec) {
   if (rec->kill) {
     std::exception_ptr e = std::move(rec->kill);
     rec->kill = nullptr;
+    disarm();
     std::rethrow_exception(e);
   }
   if (Timeout* t = passed(rec)) {
@@ -271,7 +283,8 @@ bool wait(WaitList& list, WaitNode& node, int64_t deadline, const char* what) {
 }
 
 void checkpoint(const char* what) {
-  deliver(find(self_thread(what)));
+  GreenThread* self = self_thread(what);
+  if (g_armed.load(std::memory_order_relaxed) != 0) deliver(find(self));
 }
 
 void* self(const char* what) {
@@ -327,6 +340,7 @@ bool kill(GreenletCore& core, std::exception_ptr e, bool block, Duration timeout
   ApiThread* rec = find(victim);
   if (rec && !rec->kill) {
     rec->kill = std::move(e);
+    arm();
     if (rec->waiting) unpark(victim, WakeReason::kExplicit);
   }
   return block ? join(core, timeout, what) : core.done;
@@ -388,6 +402,7 @@ Timeout::Timeout(Duration duration) {
   detail::ApiThread& rec = detail::ensure(self);
   outer_ = rec.timeouts;
   rec.timeouts = this;
+  detail::arm();
 }
 
 Timeout::~Timeout() {
@@ -397,6 +412,7 @@ Timeout::~Timeout() {
 void Timeout::cancel() {
   if (!active_) return;
   active_ = false;
+  detail::disarm();
   auto* self = static_cast<GreenThread*>(thread_);
   detail::ApiThread* rec = detail::find(self);
   if (!rec) return;
