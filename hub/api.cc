@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <system_error>
 
+#include "hub/api_block.h"
 #include "hub/fd_table.h"
 #include "hub/hub.h"
 #include "hub/stack.h"
@@ -24,17 +25,16 @@ Deadline deadline_for(std::chrono::nanoseconds timeout) {
   return timeout.count() < 0 ? kNoDeadline : deadline_after(timeout.count());
 }
 
-bool wait_ready(int fd, int events, std::chrono::nanoseconds timeout) {
-  ensure_green("green::wait_readable");
+// A blocking point of the API: a kill or a green::Timeout ends the wait.
+bool wait_ready(int fd, int events, std::chrono::nanoseconds timeout, const char* what) {
+  ApiBlock block(what, deadline_for(timeout));
   FdEntry* e = fd_entry(fd);
-  if (!e) throw std::system_error(EBADF, std::generic_category(), "green::wait");
-  Deadline deadline = deadline_for(timeout);
+  if (!e) throw std::system_error(EBADF, std::generic_category(), what);
   for (;;) {
-    WakeReason why = wait_fd(e, events, deadline, false);
+    WakeReason why = wait_fd(e, events, block.until(), false);
     if (why == WakeReason::kReady) return true;
-    if (why == WakeReason::kTimeout) return false;
-    if (why == WakeReason::kClosed)
-      throw std::system_error(EBADF, std::generic_category(), "green::wait");
+    if (why == WakeReason::kClosed) throw std::system_error(EBADF, std::generic_category(), what);
+    if (block.expired()) return false;
   }
 }
 
@@ -88,11 +88,11 @@ void sleep_for(std::chrono::nanoseconds duration) {
 }
 
 bool wait_readable(int fd, std::chrono::nanoseconds timeout) {
-  return wait_ready(fd, kWantRead, timeout);
+  return wait_ready(fd, kWantRead, timeout, "green::wait_readable");
 }
 
 bool wait_writable(int fd, std::chrono::nanoseconds timeout) {
-  return wait_ready(fd, kWantWrite, timeout);
+  return wait_ready(fd, kWantWrite, timeout, "green::wait_writable");
 }
 
 size_t live_threads() {

@@ -16,6 +16,7 @@
 #include <system_error>
 #include <unordered_map>
 
+#include "hub/api_block.h"
 #include "hub/hub.h"
 #include "hub/pool.h"
 #include "hub/spin_lock.h"
@@ -240,44 +241,35 @@ int64_t deadline_for(Duration timeout, const char* what) {
 }
 
 bool wait(WaitList& list, WaitNode& node, int64_t deadline, const char* what) {
-  GreenThread* self = self_thread(what);
-  ApiThread* rec = find(self);
-  deliver(rec);
-  Timeout* timeout = earliest(rec);
-  int64_t until = deadline;
-  if (timeout && TimeoutAccess::deadline(timeout) < until)
-    until = TimeoutAccess::deadline(timeout);
-  else
-    timeout = nullptr;
+  ApiBlock block(what, deadline);
+  GreenThread* self = block.self();
   node.thread = self;
   node.notified = false;
   list.push(&node);
-  if (rec) rec->waiting = true;
-  // Named for the deadlock report and the thread dump.
-  self->waiting_on = what;
-  self->waiting_addr = &list;
-  auto done = [&] {
-    self->waiting_on = nullptr;
-    self->waiting_addr = nullptr;
-    if (rec) rec->waiting = false;
-  };
+  // Named for the deadlock report and the thread dump: only a waker of the
+  // list can end the wait (an fd wait, by contrast, is never a deadlock).
+  struct Named {
+    GreenThread* t;
+    Named(GreenThread* self, const char* what, const void* list) : t(self) {
+      t->waiting_on = what;
+      t->waiting_addr = list;
+    }
+    ~Named() {
+      t->waiting_on = nullptr;
+      t->waiting_addr = nullptr;
+    }
+  } named(self, what, &list);
   for (;;) {
-    park(until, false);
-    if (node.notified) {
-      done();
-      return true;
-    }
-    if (rec && rec->kill) {
+    park(block.until(), false);
+    if (node.notified) return true;
+    try {
+      if (block.expired()) {
+        list.remove(&node);
+        return false;
+      }
+    } catch (...) {
       list.remove(&node);
-      done();
-      deliver(rec);
-    }
-    if (until != kNoDeadline && monotonic_ns() >= until) {
-      list.remove(&node);
-      done();
-      if (!timeout) return false;
-      deliver(rec);  // the innermost Timeout that has passed by now
-      return false;  // unreachable: the one that woke it has passed
+      throw;
     }
   }
 }
@@ -359,6 +351,24 @@ std::shared_ptr<GreenletCore> current_core() {
 }
 
 }  // namespace detail
+
+ApiBlock::ApiBlock(const char* what, Deadline deadline) : deadline_(deadline), until_(deadline) {
+  self_ = detail::self_thread(what);
+  rec_ = detail::find(self_);
+  detail::deliver(rec_);
+  if (Timeout* t = detail::earliest(rec_))
+    if (detail::TimeoutAccess::deadline(t) < until_) until_ = detail::TimeoutAccess::deadline(t);
+  if (rec_) rec_->waiting = true;
+}
+
+ApiBlock::~ApiBlock() {
+  if (rec_) rec_->waiting = false;
+}
+
+bool ApiBlock::expired() {
+  detail::deliver(rec_);  // a kill, or a Timeout whose deadline has passed
+  return deadline_ != kNoDeadline && monotonic_ns() >= deadline_;
+}
 
 bool joinall(const std::vector<GreenletRef>& greenlets, Duration timeout) {
   int64_t deadline = detail::deadline_for(timeout, "green::joinall");

@@ -6,9 +6,11 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <unistd.h>
 #include <vector>
 
 #include "api_fixture.h"
+#include "hub/fd_table.h"
 #include "hub/pool.h"
 
 using namespace std::chrono_literals;
@@ -272,4 +274,24 @@ TEST_F(Greenlet, ABlockingCallWithoutAHubThrowsErrorNamingIt) {
     }
   });
   EXPECT_NE(message.find("green::sleep"), std::string::npos) << message;
+}
+
+TEST_F(Greenlet, KillAndTimeoutReachAWaitForAnFd) {
+  int p[2];
+  ASSERT_EQ(pipe(p), 0);
+  auto reader = green::spawn([&] { return green::wait_readable(p[0]); });
+  green::sleep(1ms);
+  reader.kill();
+  EXPECT_THROW(reader.get(), green::GreenletExit);
+  {
+    green::Timeout t(2ms);
+    EXPECT_THROW(green::wait_readable(p[0]), green::TimeoutError);
+  }
+  EXPECT_FALSE(green::wait_readable(p[0], 1ms));  // its own timeout: false
+  ASSERT_EQ(write(p[1], "x", 1), 1);
+  EXPECT_TRUE(green::wait_readable(p[0], 1s));
+  for (int fd : p) {
+    green::fd_closing(fd);  // what the close hook does: without it the hub keeps polling the fd
+    close(fd);
+  }
 }
