@@ -2,8 +2,12 @@
 #include <green/green.h>
 
 #include <cerrno>
+#include <green/core.hpp>
+#include <green/greenlet.hpp>
+#include <stdexcept>
 #include <system_error>
 
+#include "hub/api_block.h"
 #include "hub/fd_table.h"
 #include "hub/hub.h"
 #include "hub/stack.h"
@@ -11,25 +15,26 @@
 namespace green {
 namespace {
 
-void ensure_green() {
-  if (!tls.current) adopt_current_thread();
+// Throws green::Error when the caller has no hub and cannot get one (the
+// hub fiber, a libuv pool thread, a native thread under the preload).
+void ensure_green(const char* what) {
+  detail::self(what);
 }
 
 Deadline deadline_for(std::chrono::nanoseconds timeout) {
   return timeout.count() < 0 ? kNoDeadline : deadline_after(timeout.count());
 }
 
-bool wait_ready(int fd, int events, std::chrono::nanoseconds timeout) {
-  ensure_green();
+// A blocking point of the API: a kill or a green::Timeout ends the wait.
+bool wait_ready(int fd, int events, std::chrono::nanoseconds timeout, const char* what) {
+  ApiBlock block(what, deadline_for(timeout));
   FdEntry* e = fd_entry(fd);
-  if (!e) throw std::system_error(EBADF, std::generic_category(), "green::wait");
-  Deadline deadline = deadline_for(timeout);
+  if (!e) throw std::system_error(EBADF, std::generic_category(), what);
   for (;;) {
-    WakeReason why = wait_fd(e, events, deadline, false);
+    WakeReason why = wait_fd(e, events, block.until(), false);
     if (why == WakeReason::kReady) return true;
-    if (why == WakeReason::kTimeout) return false;
-    if (why == WakeReason::kClosed)
-      throw std::system_error(EBADF, std::generic_category(), "green::wait");
+    if (why == WakeReason::kClosed) throw std::system_error(EBADF, std::generic_category(), what);
+    if (block.expired()) return false;
   }
 }
 
@@ -56,7 +61,8 @@ void Thread::join() {
 }
 
 Thread spawn(std::function<void()> fn, size_t stack_size) {
-  ensure_green();
+  if (!fn) throw std::invalid_argument("green::spawn: the function is empty");
+  ensure_green("green::spawn");
   GreenThread* t = spawn_thread(
       [fn = std::move(fn)]() -> void* {
         fn();
@@ -67,26 +73,30 @@ Thread spawn(std::function<void()> fn, size_t stack_size) {
   return Thread(t);
 }
 
+// A blocking point of the API: a kill or an expired green::Timeout acts
+// before and after the switch.
 void yield() {
-  ensure_green();
+  detail::checkpoint("green::yield");
   yield_thread();
+  detail::checkpoint("green::yield");
 }
 
+// green::sleep: a blocking point of the API (kill, green::Timeout); a
+// negative duration sleeps not at all, as before.
 void sleep_for(std::chrono::nanoseconds duration) {
-  ensure_green();
-  sleep_until(deadline_after(duration.count()), false);
+  green::sleep(duration.count() < 0 ? std::chrono::nanoseconds(0) : duration);
 }
 
 bool wait_readable(int fd, std::chrono::nanoseconds timeout) {
-  return wait_ready(fd, kWantRead, timeout);
+  return wait_ready(fd, kWantRead, timeout, "green::wait_readable");
 }
 
 bool wait_writable(int fd, std::chrono::nanoseconds timeout) {
-  return wait_ready(fd, kWantWrite, timeout);
+  return wait_ready(fd, kWantWrite, timeout, "green::wait_writable");
 }
 
 size_t live_threads() {
-  ensure_green();
+  ensure_green("green::live_threads");
   return tls.hub->live;
 }
 

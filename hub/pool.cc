@@ -129,6 +129,7 @@ void run_on_pool(FunctionRef<void()> work) {
         &self->hub->loop, &w.req,
         [](uv_work_t* req) {
           auto* w = static_cast<PoolWork*>(req->data);
+          tls.mode = ThreadMode::kNative;  // the green API refuses to block here
           errno = w->error;
           w->work();
           w->error = errno;

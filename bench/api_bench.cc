@@ -1,0 +1,110 @@
+// Micro-benchmarks of the native C++ API (Google Benchmark): spawn+join of an
+// empty greenlet, a green switch, Queue put/get between two greenlets, beside
+// the raw Boost.Context round trip and std::thread / std::mutex /
+// std::condition_variable equivalents. Run: build/bench/api_bench.
+#include <benchmark/benchmark.h>
+#include <green/green.hpp>
+
+#include <boost/context/fiber.hpp>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "hub/hub.h"
+
+namespace ctx = boost::context;
+
+static void BM_GreenletSpawnJoin(benchmark::State& state) {
+  for (auto _ : state) green::spawn([] {}).join();
+}
+BENCHMARK(BM_GreenletSpawnJoin);
+
+static void BM_StdThreadCreateJoin(benchmark::State& state) {
+  for (auto _ : state) std::thread([] {}).join();
+}
+BENCHMARK(BM_StdThreadCreateJoin);
+
+// Two greenlets yielding to each other: one iteration is two switches
+// through the hub (a round trip).
+static void BM_GreenSwitchRoundTrip(benchmark::State& state) {
+  bool stop = false;
+  auto other = green::spawn([&] {
+    while (!stop) green::yield();
+  });
+  for (auto _ : state) green::yield();
+  stop = true;
+  other.join();
+}
+BENCHMARK(BM_GreenSwitchRoundTrip);
+
+// The same through the hub alone, without the API's blocking point checks.
+static void BM_HubYieldRoundTrip(benchmark::State& state) {
+  bool stop = false;
+  green::Thread other = green::spawn(
+      [&] {
+        while (!stop) green::yield_thread();
+      },
+      size_t(0));
+  for (auto _ : state) green::yield_thread();
+  stop = true;
+  other.join();
+}
+BENCHMARK(BM_HubYieldRoundTrip);
+
+static void BM_BoostContextRoundTrip(benchmark::State& state) {
+  ctx::fiber f([](ctx::fiber&& caller) {
+    for (;;) caller = std::move(caller).resume();
+    return std::move(caller);
+  });
+  for (auto _ : state) f = std::move(f).resume();
+}
+BENCHMARK(BM_BoostContextRoundTrip);
+
+// A value to the other side and back, through two queues.
+static void BM_GreenQueuePingPong(benchmark::State& state) {
+  green::Queue<int> ping, pong;
+  auto echo = green::spawn([&] {
+    for (;;) {
+      int v = ping.get();
+      if (v < 0) return;
+      pong.put(v);
+    }
+  });
+  for (auto _ : state) {
+    ping.put(1);
+    benchmark::DoNotOptimize(pong.get());
+  }
+  ping.put(-1);
+  echo.join();
+}
+BENCHMARK(BM_GreenQueuePingPong);
+
+static void BM_StdCondvarPingPong(benchmark::State& state) {
+  std::mutex m;
+  std::condition_variable cv;
+  int turn = 0;  // 0: main's, 1: the echo thread's, -1: stop
+  std::thread echo([&] {
+    std::unique_lock<std::mutex> l(m);
+    for (;;) {
+      cv.wait(l, [&] { return turn != 0; });
+      if (turn < 0) return;
+      turn = 0;
+      cv.notify_one();
+    }
+  });
+  for (auto _ : state) {
+    std::unique_lock<std::mutex> l(m);
+    turn = 1;
+    cv.notify_one();
+    cv.wait(l, [&] { return turn == 0; });
+  }
+  {
+    std::lock_guard<std::mutex> l(m);
+    turn = -1;
+  }
+  cv.notify_one();
+  echo.join();
+}
+BENCHMARK(BM_StdCondvarPingPong)->UseRealTime();
+
+BENCHMARK_MAIN();

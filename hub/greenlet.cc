@@ -1,0 +1,447 @@
+// The green C++ API's core (include/green/core.hpp, greenlet.hpp,
+// timeout.hpp): the blocking primitive, greenlets and timeouts over the hub.
+//
+// What the API knows of a green thread (its greenlet, its Timeout scopes, a
+// kill not yet delivered) lives in a side table keyed by the GreenThread:
+// the hub's own structures stay as they are, and a thread that never uses
+// the API costs nothing.
+#include <cxxabi.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <green/greenlet.hpp>
+#include <green/threadpool.hpp>
+#include <green/timeout.hpp>
+#include <system_error>
+#include <unordered_map>
+
+#include "hub/api_block.h"
+#include "hub/hub.h"
+#include "hub/pool.h"
+#include "hub/spin_lock.h"
+#include "hub/stack.h"
+
+namespace green {
+namespace detail {
+
+// The API's view of one green thread.
+struct ApiThread {
+  GreenletCore* greenlet = nullptr;  // when the thread runs one
+  Timeout* timeouts = nullptr;       // innermost first
+  std::exception_ptr kill;           // not delivered yet
+  bool waiting = false;              // parked in wait(): a kill wakes it
+};
+
+struct TimeoutAccess {
+  static Timeout*& outer(Timeout* t) { return t->outer_; }
+  static int64_t deadline(const Timeout* t) { return t->deadline_; }
+  static bool pending(const Timeout* t) { return t->active_ && !t->fired_; }
+  static void fire(Timeout* t) { t->fired_ = true; }
+};
+
+namespace {
+
+// Several OS threads may each run a hub that uses the API: the table is
+// shared, each entry touched only by its own hub's OS thread.
+SpinLock g_lock;
+auto* g_records = new std::unordered_map<GreenThread*, ApiThread>;  // never freed: used at exit
+std::atomic<uint64_t> g_next_id{0};
+// Pending kills plus live Timeouts, in every hub: while there are none, a
+// blocking point that does not wait (yield) need not look anything up.
+std::atomic<int64_t> g_armed{0};
+void arm() {
+  g_armed.fetch_add(1, std::memory_order_relaxed);
+}
+void disarm() {
+  g_armed.fetch_sub(1, std::memory_order_relaxed);
+}
+
+ApiThread* find(GreenThread* t) {
+  g_lock.lock();
+  auto it = g_records->find(t);
+  ApiThread* rec = it == g_records->end() ? nullptr : &it->second;
+  g_lock.unlock();
+  return rec;
+}
+
+ApiThread& ensure(GreenThread* t) {
+  g_lock.lock();
+  ApiThread& rec = (*g_records)[t];
+  g_lock.unlock();
+  return rec;
+}
+
+void erase(GreenThread* t) {
+  g_lock.lock();
+  auto it = g_records->find(t);
+  if (it != g_records->end() && it->second.kill) disarm();
+  g_records->erase(t);
+  g_lock.unlock();
+}
+
+void drop_if_idle(GreenThread* t, ApiThread* rec) {
+  if (rec && !rec->greenlet && !rec->timeouts && !rec->kill) erase(t);
+}
+
+GreenThread* self_thread(const char* what) {
+  ThreadState& s = tls;
+  if (s.current && s.in_runtime == 0) return s.current;
+  if (!s.current && !s.hub && s.in_runtime == 0 && s.mode == ThreadMode::kUndecided) {
+    // Under the preload only the main thread may still be adopted (the
+    // others are green from birth or native); without it any thread may.
+    if (!g_adopt_main_thread) return adopt_current_thread();
+    if (GreenThread* t = adopt_slow()) return t;
+  }
+  throw Error(std::string(what) + ": this thread has no hub and cannot get one");
+}
+
+// The pending Timeout with the earliest deadline: the one to wake up for.
+Timeout* earliest(ApiThread* rec) {
+  Timeout* best = nullptr;
+  for (Timeout* t = rec ? rec->timeouts : nullptr; t; t = TimeoutAccess::outer(t)) {
+    if (!TimeoutAccess::pending(t)) continue;
+    if (!best || TimeoutAccess::deadline(t) < TimeoutAccess::deadline(best)) best = t;
+  }
+  return best;
+}
+
+// Of the pending Timeouts whose deadline has passed, the innermost.
+Timeout* passed(ApiThread* rec) {
+  int64_t now = monotonic_ns();
+  for (Timeout* t = rec ? rec->timeouts : nullptr; t; t = TimeoutAccess::outer(t))
+    if (TimeoutAccess::pending(t) && TimeoutAccess::deadline(t) <= now) return t;
+  return nullptr;
+}
+
+// Throws a pending kill, or the TimeoutError of a deadline already passed.
+void deliver(ApiThread* rec) {
+  if (!rec) return;
+  if (rec->kill) {
+    std::exception_ptr e = std::move(rec->kill);
+    rec->kill = nullptr;
+    disarm();
+    std::rethrow_exception(e);
+  }
+  if (Timeout* t = passed(rec)) {
+    TimeoutAccess::fire(t);
+    throw TimeoutError(t);
+  }
+}
+
+void report_exception(const std::string& prefix, std::exception_ptr e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const GreenletExit&) {
+  } catch (const std::exception& x) {
+    report(prefix + ": " + x.what());
+  } catch (...) {
+    report(prefix + ": an exception that is not a std::exception");
+  }
+}
+
+void run_link(std::function<void()>& callback, uint64_t id) {
+  try {
+    callback();
+  } catch (...) {
+    report_exception("a link callback of greenlet " + std::to_string(id) + " threw",
+                     std::current_exception());
+  }
+}
+
+// On the greenlet's own thread once its function is over: links, then joiners.
+void finish(GreenletCore* core, GreenThread* self) {
+  erase(self);
+  core->thread = nullptr;
+  core->done = true;
+  core->release();
+  std::vector<std::function<void()>> links;
+  links.swap(core->links);
+  for (auto& l : links) run_link(l, core->id);
+  core->joiners.notify_all();
+}
+
+void run_greenlet(const std::shared_ptr<GreenletCore>& core, int64_t delay_ns) {
+  GreenThread* self = tls.current;
+  try {
+    if (delay_ns >= 0) {
+      WaitList list;
+      WaitNode node;
+      wait(list, node, deadline_after(delay_ns), "green::spawn_later");
+    }
+    deliver(find(self));  // killed before it started: the function never runs
+    core->started = true;
+    core->run();
+  } catch (const ThreadExit&) {  // pthread_exit (the preload): the stack unwinds on
+    core->error = std::make_exception_ptr(GreenletExit());
+    finish(core.get(), self);
+    throw;
+  } catch (abi::__forced_unwind&) {
+    core->error = std::make_exception_ptr(GreenletExit());
+    finish(core.get(), self);
+    throw;
+  } catch (...) {
+    core->error = std::current_exception();
+  }
+  finish(core.get(), self);
+}
+
+GreenThread* same_hub(void* thread, GreenThread* self, const char* what) {
+  auto* t = static_cast<GreenThread*>(thread);
+  if (t && t->hub != self->hub) throw Error(std::string(what) + ": the greenlet is of another hub");
+  return t;
+}
+
+}  // namespace
+
+void WaitList::push(WaitNode* n) {
+  n->next = nullptr;
+  n->prev = tail_;
+  if (tail_)
+    tail_->next = n;
+  else
+    head_ = n;
+  tail_ = n;
+  n->linked = true;
+  size_++;
+}
+
+void WaitList::remove(WaitNode* n) {
+  if (!n->linked) return;
+  (n->prev ? n->prev->next : head_) = n->next;
+  (n->next ? n->next->prev : tail_) = n->prev;
+  n->prev = n->next = nullptr;
+  n->linked = false;
+  size_--;
+}
+
+WaitNode* WaitList::notify_one() {
+  WaitNode* n = head_;
+  if (!n) return nullptr;
+  remove(n);
+  n->notified = true;
+  unpark(static_cast<GreenThread*>(n->thread), WakeReason::kExplicit);
+  return n;
+}
+
+size_t WaitList::notify_all() {
+  size_t woken = 0;
+  while (notify_one()) woken++;
+  return woken;
+}
+
+int64_t now_ns() {
+  return monotonic_ns();
+}
+
+int64_t deadline_for(Duration timeout, const char* what) {
+  if (timeout.negative())
+    throw std::invalid_argument(std::string(what) + ": the timeout is negative");
+  return timeout.ns() == Duration::kForever ? kNoDeadline : deadline_after(timeout.ns());
+}
+
+bool wait(WaitList& list, WaitNode& node, int64_t deadline, const char* what) {
+  ApiBlock block(what, deadline);
+  GreenThread* self = block.self();
+  node.thread = self;
+  node.notified = false;
+  list.push(&node);
+  // Named for the deadlock report and the thread dump: only a waker of the
+  // list can end the wait (an fd wait, by contrast, is never a deadlock).
+  struct Named {
+    GreenThread* t;
+    Named(GreenThread* self, const char* what, const void* list) : t(self) {
+      t->waiting_on = what;
+      t->waiting_addr = list;
+    }
+    ~Named() {
+      t->waiting_on = nullptr;
+      t->waiting_addr = nullptr;
+    }
+  } named(self, what, &list);
+  for (;;) {
+    park(block.until(), false);
+    if (node.notified) return true;
+    try {
+      if (block.expired()) {
+        list.remove(&node);
+        return false;
+      }
+    } catch (...) {
+      list.remove(&node);
+      throw;
+    }
+  }
+}
+
+void checkpoint(const char* what) {
+  GreenThread* self = self_thread(what);
+  if (g_armed.load(std::memory_order_relaxed) != 0) deliver(find(self));
+}
+
+void* self(const char* what) {
+  return self_thread(what);
+}
+
+void report(const std::string& text) {
+  std::string line = "libgreen: " + text + "\n";
+  ssize_t n = ::write(STDERR_FILENO, line.data(), line.size());
+  (void)n;
+}
+
+GreenletCore::~GreenletCore() {
+  if (error && !retrieved)
+    report_exception("greenlet " + std::to_string(id) + " died of an exception nobody retrieved",
+                     error);
+}
+
+void start(const std::shared_ptr<GreenletCore>& core, int64_t delay_ns, const char* what) {
+  self_thread(what);  // the spawner needs a hub
+  core->id = ++g_next_id;
+  GreenThread* t = spawn_thread(
+      [core, delay_ns]() -> void* {
+        run_greenlet(core, delay_ns);
+        return nullptr;
+      },
+      kDefaultStackSize, true);
+  if (!t) throw std::system_error(errno, std::generic_category(), what);
+  core->thread = t;
+  ensure(t).greenlet = core.get();
+}
+
+bool join(GreenletCore& core, Duration timeout, const char* what) {
+  int64_t deadline = deadline_for(timeout, what);
+  if (core.done) return true;
+  GreenThread* self = self_thread(what);
+  if (same_hub(core.thread, self, what) == self)
+    throw Error(std::string(what) + ": a greenlet cannot wait for itself");
+  WaitNode node;
+  while (!core.done)
+    if (!wait(core.joiners, node, deadline, what)) break;
+  return core.done;
+}
+
+bool kill(GreenletCore& core, std::exception_ptr e, bool block, Duration timeout) {
+  const char* what = "green::Greenlet::kill";
+  if (timeout.negative())
+    throw std::invalid_argument(std::string(what) + ": the timeout is negative");
+  if (core.done) return true;
+  GreenThread* self = self_thread(what);
+  GreenThread* victim = same_hub(core.thread, self, what);
+  if (victim == self) std::rethrow_exception(e);
+  ApiThread* rec = find(victim);
+  if (rec && !rec->kill) {
+    rec->kill = std::move(e);
+    arm();
+    if (rec->waiting) unpark(victim, WakeReason::kExplicit);
+  }
+  return block ? join(core, timeout, what) : core.done;
+}
+
+void link(GreenletCore& core, std::function<void()> callback) {
+  if (core.done)
+    run_link(callback, core.id);
+  else
+    core.links.push_back(std::move(callback));
+}
+
+std::shared_ptr<GreenletCore> current_core() {
+  ApiThread* rec = find(self_thread("green::current"));
+  return rec && rec->greenlet ? rec->greenlet->shared_from_this() : nullptr;
+}
+
+}  // namespace detail
+
+ApiBlock::ApiBlock(const char* what, Deadline deadline) : deadline_(deadline), until_(deadline) {
+  self_ = detail::self_thread(what);
+  rec_ = detail::find(self_);
+  detail::deliver(rec_);
+  if (Timeout* t = detail::earliest(rec_))
+    if (detail::TimeoutAccess::deadline(t) < until_) until_ = detail::TimeoutAccess::deadline(t);
+  if (rec_) rec_->waiting = true;
+}
+
+ApiBlock::~ApiBlock() {
+  if (rec_) rec_->waiting = false;
+}
+
+bool ApiBlock::expired() {
+  detail::deliver(rec_);  // a kill, or a Timeout whose deadline has passed
+  return deadline_ != kNoDeadline && monotonic_ns() >= deadline_;
+}
+
+bool joinall(const std::vector<GreenletRef>& greenlets, Duration timeout) {
+  int64_t deadline = detail::deadline_for(timeout, "green::joinall");
+  for (const GreenletRef& g : greenlets) {
+    if (g.ready()) continue;
+    int64_t left = deadline == detail::kNoDeadline
+                       ? Duration::kForever
+                       : std::max<int64_t>(0, deadline - monotonic_ns());
+    if (!g.join(left == Duration::kForever ? Duration::forever() : std::chrono::nanoseconds(left)))
+      return false;
+  }
+  return true;
+}
+
+bool killall(const std::vector<GreenletRef>& greenlets, std::exception_ptr e, bool block,
+             Duration timeout) {
+  if (timeout.negative()) throw std::invalid_argument("green::killall: the timeout is negative");
+  for (const GreenletRef& g : greenlets) g.kill(e, false);
+  return block ? joinall(greenlets, timeout) : false;
+}
+
+void sleep(Duration duration) {
+  int64_t deadline = detail::deadline_for(duration, "green::sleep");
+  if (duration.ns() == 0) {
+    yield();
+    return;
+  }
+  detail::WaitList list;
+  detail::WaitNode node;
+  detail::wait(list, node, deadline, "green::sleep");
+}
+
+GreenletRef current() {
+  return GreenletRef(detail::current_core());
+}
+
+Timeout::Timeout(Duration duration) {
+  deadline_ = detail::deadline_for(duration, "green::Timeout");
+  auto* self = static_cast<GreenThread*>(detail::self("green::Timeout"));
+  thread_ = self;
+  detail::ApiThread& rec = detail::ensure(self);
+  outer_ = rec.timeouts;
+  rec.timeouts = this;
+  detail::arm();
+}
+
+Timeout::~Timeout() {
+  cancel();
+}
+
+void Timeout::cancel() {
+  if (!active_) return;
+  active_ = false;
+  detail::disarm();
+  auto* self = static_cast<GreenThread*>(thread_);
+  detail::ApiThread* rec = detail::find(self);
+  if (!rec) return;
+  for (Timeout** p = &rec->timeouts; *p; p = &(*p)->outer_) {
+    if (*p == this) {
+      *p = outer_;
+      break;
+    }
+  }
+  detail::drop_if_idle(self, rec);
+}
+
+}  // namespace green
+
+namespace green::threadpool::detail {
+
+void run_blocking(void (*work)(void*), void* arg) {
+  green::detail::self("green::threadpool::run");
+  run_on_pool([&] { work(arg); });
+}
+
+}  // namespace green::threadpool::detail
