@@ -117,19 +117,28 @@ extern "C" int ppoll(pollfd* fds, nfds_t n, const timespec* timeout, const sigse
   return CancelPoint(tls.current).done(green_poll(fds, n, deadline, mask, true));
 }
 
-extern "C" int select(int nfds, fd_set* r, fd_set* w, fd_set* x, timeval* timeout) {
-  if (timeout && timeout->tv_sec == 0 && timeout->tv_usec == 0) {
-    // select overwrites the sets: a second look needs the first ones again
-    fd_set sets[3];
-    fd_set* in[3] = {r, w, x};
+namespace {
+
+// A zero-timeout select or pselect (poll_now): select overwrites the sets,
+// so a second look needs the first ones again.
+template <class Select>
+int select_now(fd_set* r, fd_set* w, fd_set* x, Select&& select_once) {
+  fd_set sets[3];
+  fd_set* in[3] = {r, w, x};
+  for (int i = 0; i < 3; i++)
+    if (in[i]) sets[i] = *in[i];
+  return poll_now([&] {
     for (int i = 0; i < 3; i++)
-      if (in[i]) sets[i] = *in[i];
-    return poll_now([&] {
-      for (int i = 0; i < 3; i++)
-        if (in[i]) *in[i] = sets[i];
-      return REAL(select)(nfds, r, w, x, timeout);
-    });
-  }
+      if (in[i]) *in[i] = sets[i];
+    return select_once();
+  });
+}
+
+}  // namespace
+
+extern "C" int select(int nfds, fd_set* r, fd_set* w, fd_set* x, timeval* timeout) {
+  if (timeout && timeout->tv_sec == 0 && timeout->tv_usec == 0)
+    return select_now(r, w, x, [&] { return REAL(select)(nfds, r, w, x, timeout); });
   if (!hook_self() ||
       (timeout && (timeout->tv_sec < 0 || timeout->tv_usec < 0 || timeout->tv_usec >= 1000000)))
     return REAL(select)(nfds, r, w, x, timeout);
@@ -150,17 +159,8 @@ extern "C" int select(int nfds, fd_set* r, fd_set* w, fd_set* x, timeval* timeou
 
 extern "C" int pselect(int nfds, fd_set* r, fd_set* w, fd_set* x, const timespec* timeout,
                        const sigset_t* mask) {
-  if (timeout && valid(timeout) && timeout->tv_sec == 0 && timeout->tv_nsec == 0) {
-    fd_set sets[3];
-    fd_set* in[3] = {r, w, x};
-    for (int i = 0; i < 3; i++)
-      if (in[i]) sets[i] = *in[i];
-    return poll_now([&] {
-      for (int i = 0; i < 3; i++)
-        if (in[i]) *in[i] = sets[i];
-      return REAL(pselect)(nfds, r, w, x, timeout, mask);
-    });
-  }
+  if (timeout && valid(timeout) && timeout->tv_sec == 0 && timeout->tv_nsec == 0)
+    return select_now(r, w, x, [&] { return REAL(pselect)(nfds, r, w, x, timeout, mask); });
   if (!hook_self() || (timeout && !valid(timeout)))
     return REAL(pselect)(nfds, r, w, x, timeout, mask);
   FdSets sets{{r, w, x}, {}};

@@ -19,6 +19,17 @@ namespace green {
 
 bool g_track_states = false;
 
+bool read_task_file(pid_t tid, const char* name, char* buf, size_t size) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/self/task/%d/%s", tid, name);
+  FILE* f = fopen(path, "re");
+  if (!f) return false;
+  size_t n = fread(buf, 1, size - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  return true;
+}
+
 namespace {
 
 struct SyscallName {
@@ -76,13 +87,8 @@ const SyscallName* syscall_name(long number) {
 
 // "N arg0 ..." while the thread is in system call N, else "running".
 bool in_syscall(pid_t tid, long* number, long* arg0) {
-  char path[64], buf[256] = {};
-  snprintf(path, sizeof path, "/proc/self/task/%d/syscall", tid);
-  FILE* f = fopen(path, "re");
-  if (!f) return false;
-  size_t n = fread(buf, 1, sizeof buf - 1, f);
-  fclose(f);
-  buf[n] = '\0';
+  char buf[256];
+  if (!read_task_file(tid, "syscall", buf, sizeof buf)) return false;
   char* end = nullptr;
   *number = strtol(buf, &end, 10);
   if (end == buf || *number < 0) return false;

@@ -9,7 +9,10 @@
 // and symbolized (file:line through addr2line where debug information
 // exists). When the stall ends it says how long it lasted.
 #pragma once
+#include <sys/types.h>
+
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 
 namespace green {
@@ -17,6 +20,9 @@ namespace green {
 struct Hub;
 
 extern bool g_track_states;  // the dump is on: threads note when their state changed
+
+// /proc/self/task/TID/NAME into buf (NUL-terminated); false when unreadable.
+bool read_task_file(pid_t tid, const char* name, char* buf, size_t size);
 
 struct MonitorWatch {
   uint64_t switches = 0;

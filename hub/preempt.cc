@@ -193,13 +193,8 @@ std::atomic<bool> g_watchdog_running{false};
 // Is the OS thread on a CPU (or ready for one), rather than asleep in a
 // system call that the signal would only interrupt?
 bool os_thread_running(pid_t tid) {
-  char path[64], buf[512];
-  snprintf(path, sizeof path, "/proc/self/task/%d/stat", tid);
-  FILE* f = fopen(path, "re");
-  if (!f) return false;
-  size_t n = fread(buf, 1, sizeof buf - 1, f);
-  fclose(f);
-  buf[n] = '\0';
+  char buf[512];
+  if (!read_task_file(tid, "stat", buf, sizeof buf)) return false;
   const char* end = strrchr(buf, ')');
   return end && end[1] == ' ' && end[2] == 'R';
 }

@@ -139,16 +139,21 @@ bool parse_pool(const char* text, Config* c) {
   return true;
 }
 
-bool parse_timeslice(const char* text, Config* c) {
+// "off" (0) or a whole number of milliseconds from 1 to max.
+bool parse_off_or_ms(const char* text, int max, int* out) {
   if (std::string(text) == "off") {
-    c->timeslice_ms = 0;
+    *out = 0;
     return true;
   }
   size_t ms = 0;
   if (std::string(text).find_first_not_of("0123456789") != std::string::npos) return false;
-  if (!parse_size(text, &ms) || ms < 1 || ms > 1000) return false;
-  c->timeslice_ms = int(ms);
+  if (!parse_size(text, &ms) || ms < 1 || ms > size_t(max)) return false;
+  *out = int(ms);
   return true;
+}
+
+bool parse_timeslice(const char* text, Config* c) {
+  return parse_off_or_ms(text, 1000, &c->timeslice_ms);
 }
 
 bool parse_log(const char* text, Config* c) {
@@ -162,15 +167,7 @@ bool parse_log(const char* text, Config* c) {
 }
 
 bool parse_monitor(const char* text, Config* c) {
-  if (std::string(text) == "off") {
-    c->monitor_ms = 0;
-    return true;
-  }
-  size_t ms = 0;
-  if (std::string(text).find_first_not_of("0123456789") != std::string::npos) return false;
-  if (!parse_size(text, &ms) || ms < 1 || ms > 60000) return false;
-  c->monitor_ms = int(ms);
-  return true;
+  return parse_off_or_ms(text, 60000, &c->monitor_ms);
 }
 
 bool parse_dump_signal(const char* text, Config* c) {
