@@ -62,7 +62,7 @@ struct Glibc {
   void (*call_tls_dtors)() = nullptr;
   void (*ctype_init)() = nullptr;
   ptrdiff_t resp = 0;      // __resp, from the thread pointer
-  ptrdiff_t res = -1;      // struct pthread's res (-1: not known yet)
+  ptrdiff_t res = 0;       // struct pthread's res (0: not known: __resp stays shared)
   ptrdiff_t tcache = 0;    // malloc's tcache pointer, from the thread pointer
   size_t static_size = 0;  // static TLS plus struct pthread
   size_t align = 0;
@@ -140,24 +140,6 @@ bool layout_matches(const char** why) {
   if (!ok) *why = "glibc's struct pthread is not laid out as libgreen expects";
   g.robust_futex_offset = at<long>(tp, head + 8);
   return ok;
-}
-
-}  // namespace
-
-namespace {
-
-// Where glibc keeps a thread's own resolver state in struct pthread: a
-// native thread's __resp points at it. Asked of one real thread, once.
-void* find_res(void*) {
-  g.res = static_cast<char*>(reinterpret_cast<void*>(__res_state())) -
-          static_cast<char*>(thread_pointer());
-  return nullptr;
-}
-
-void learn_res_offset() {
-  pthread_t probe;
-  if (pthread_create(&probe, nullptr, find_res, nullptr) == 0) pthread_join(probe, nullptr);
-  if (g.res < 0 || size_t(g.res) + kResStateBytes > g.tcb_size) g.res = 0;
 }
 
 }  // namespace
@@ -308,7 +290,6 @@ size_t tcb_reserve() {
 }
 
 void* tcb_build(char* top, pid_t tid) {
-  if (g.res < 0) learn_res_offset();
   char* tp = reinterpret_cast<char*>((uintptr_t(top) - g.tcb_size) & ~(uintptr_t(g.align) - 1));
   memset(tp, 0, g.tcb_size);  // a recycled stack holds the last thread's
   memcpy(tp + kHeaderCopyBegin, static_cast<char*>(thread_pointer()) + kHeaderCopyBegin,
@@ -335,6 +316,14 @@ void* tcb_build(char* top, pid_t tid) {
 
 void tcb_release(void* tp) {
   g.deallocate_tls(tp, false);
+}
+
+void tcb_note_native_thread() {
+  // Where glibc keeps a thread's own resolver state in struct pthread: a
+  // native thread's __resp points at it.
+  ptrdiff_t res = static_cast<char*>(reinterpret_cast<void*>(__res_state())) -
+                  static_cast<char*>(thread_pointer());
+  g.res = res > 0 && size_t(res) + kResStateBytes <= g.tcb_size ? res : 0;
 }
 
 void tcb_thread_start() {

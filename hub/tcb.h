@@ -37,6 +37,11 @@ void* tcb_build(char* top, pid_t tid);
 // once the thread has finished and never runs again.
 void tcb_release(void* tp);
 
+// On a thread glibc made (the preload's start-up thread): learns where a
+// native thread's resolver state sits in its struct pthread. Until then
+// green threads share the process's __res_state.
+void tcb_note_native_thread();
+
 // On the new thread itself, before its start routine: what glibc's thread
 // start does on a new block (ctype table pointers, the resolver state).
 void tcb_thread_start();

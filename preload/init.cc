@@ -28,7 +28,10 @@ const char* get_env(const char* name) {
   return getenv(name);
 }
 
-void* nothing(void*) {
+// The start-up thread also shows libgreen what a native thread's block
+// holds (hub/tcb.h), so no second thread is made for that.
+void* first_thread(void*) {
+  if (green::g_private_tls) green::tcb_note_native_thread();
   return nullptr;
 }
 
@@ -43,7 +46,7 @@ void become_multithreaded() {
   pthread_attr_init(&attr);
   pthread_attr_setstacksize(&attr, PTHREAD_STACK_MIN);
   pthread_t thread;
-  if (REAL(pthread_create)(&thread, &attr, nothing, nullptr) == 0)
+  if (REAL(pthread_create)(&thread, &attr, first_thread, nullptr) == 0)
     REAL(pthread_join)(thread, nullptr);
   pthread_attr_destroy(&attr);
   __libc_single_threaded = 0;  // in case the thread could not be created
