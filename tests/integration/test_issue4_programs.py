@@ -229,7 +229,15 @@ def serve_clients(server):
     for t in threads:
         t.start()
     probe = Client(server.port)
-    open_now = int(probe.stats().get("curr_connections", "0"))
+    # The kernel completes each connect before memcached's listener thread
+    # accepts it, so the count can lag the clients for a moment: ask again
+    # until every connection is counted or ten seconds have passed.
+    deadline = time.monotonic() + 10
+    while True:
+        open_now = int(probe.stats().get("curr_connections", "0"))
+        if open_now >= CONNECTIONS or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     threads_now = server.threads()
     all_open.wait()
     done.wait()
