@@ -81,6 +81,7 @@ void free_thread(Hub* h, GreenThread* t) {
 
 // Runs on the hub fiber once a green thread has finished.
 void reap(Hub* h, GreenThread* t) {
+  if (g_stats_enabled) stats_thread_finished(h, t);  // its stack is still there
   if (t->timer) uv_timer_stop(t->timer);
   if (t->joiner) unpark(t->joiner, WakeReason::kExplicit);
   if (t->detached) free_thread(h, t);
@@ -163,6 +164,7 @@ boost::context::fiber hub_main(Hub* h, boost::context::fiber&& adopted) {
   tls.mode = ThreadMode::kHubThread;
   tls.current = nullptr;
   tls.in_runtime = 1;
+  h->green_running.store(false, std::memory_order_relaxed);  // the monitor: the hub, not main, runs
   h->adopted->ctx = std::move(adopted);
   if (h->adopted->state == RunState::kFinished) reap(h, h->adopted);
   for (;;) {

@@ -6,6 +6,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -14,10 +15,16 @@
 #include "hub/hub.h"
 #include "hub/log.h"
 #include "hub/preempt.h"
+#include "hub/stats.h"
 
 namespace green {
 
 bool g_track_states = false;
+
+namespace {
+std::atomic<bool> g_reporting{false};  // the watchdog is writing a report
+std::atomic<int> g_open_stalls{0};     // reported, and not yet seen to end
+}  // namespace
 
 bool read_task_file(pid_t tid, const char* name, char* buf, size_t size) {
   char path[64];
@@ -100,25 +107,49 @@ const char* thread_name(const GreenThread* t) {
   return t->name[0] ? t->name : (t->adopted ? "main" : "");
 }
 
-// A frame as addr2line sees it: "function at file:line", when the module
-// has debug information; empty otherwise.
-void source_line(void* pc, char* out, size_t size) {
-  out[0] = '\0';
-  Dl_info info;
-  if (!dladdr(pc, &info) || !info.dli_fname || !info.dli_fname[0]) return;
-  uintptr_t offset = uintptr_t(pc) - uintptr_t(info.dli_fbase) - 1;  // the call, not the return
-  char command[1024];
-  snprintf(command, sizeof command, "addr2line -C -f -e '%s' 0x%lx 2>/dev/null", info.dli_fname,
-           (unsigned long)offset);
-  FILE* p = popen(command, "re");
-  if (!p) return;
-  char function[256] = {}, where[512] = {};
-  if (fgets(function, sizeof function, p) && fgets(where, sizeof where, p)) {
-    function[strcspn(function, "\n")] = '\0';
-    where[strcspn(where, "\n")] = '\0';
-    if (strncmp(where, "??", 2) != 0) snprintf(out, size, " %s at %s", function, where);
+// What addr2line says of the frames: " function at file:line" where the
+// module has debug information, else empty. One addr2line per module, not
+// per frame: the report must be out before a short stall's program exits.
+// Static buffers: only the watchdog's thread reports, on a small stack.
+constexpr int kShownFrames = 24;
+char g_where[kShownFrames][600];
+char g_command[8192];
+
+void source_lines(void* const* pcs, int n) {
+  Dl_info info[kShownFrames];
+  bool known[kShownFrames], done[kShownFrames] = {};
+  for (int i = 0; i < n; i++) {
+    g_where[i][0] = '\0';
+    known[i] = dladdr(pcs[i], &info[i]) && info[i].dli_fname && info[i].dli_fname[0];
   }
-  pclose(p);
+  for (int i = 0; i < n; i++) {
+    if (done[i] || !known[i]) continue;
+    int group[kShownFrames], members = 0;
+    size_t used =
+        size_t(snprintf(g_command, sizeof g_command, "addr2line -C -f -e '%s'", info[i].dli_fname));
+    for (int j = i; j < n && used + 24 < sizeof g_command; j++) {
+      if (done[j] || !known[j] || info[j].dli_fbase != info[i].dli_fbase) continue;
+      // A return address: the call is the instruction before it (frame 0
+      // is the interrupted instruction itself).
+      uintptr_t offset = uintptr_t(pcs[j]) - uintptr_t(info[j].dli_fbase) - (j ? 1 : 0);
+      used += size_t(
+          snprintf(g_command + used, sizeof g_command - used, " 0x%lx", (unsigned long)offset));
+      group[members++] = j;
+      done[j] = true;
+    }
+    snprintf(g_command + used, sizeof g_command - used, " 2>/dev/null");
+    FILE* p = popen(g_command, "re");
+    if (!p) continue;
+    for (int k = 0; k < members; k++) {
+      char function[256], where[300];
+      if (!fgets(function, sizeof function, p) || !fgets(where, sizeof where, p)) break;
+      function[strcspn(function, "\n")] = '\0';
+      where[strcspn(where, "\n")] = '\0';
+      if (strncmp(where, "??", 2) != 0)
+        snprintf(g_where[group[k]], sizeof g_where[0], " %s at %s", function, where);
+    }
+    pclose(p);
+  }
 }
 
 void print_stack(Hub* h) {
@@ -130,12 +161,11 @@ void print_stack(Hub* h) {
     log_line(LogLevel::kError, "monitor:   (its stack could not be captured)");
     return;
   }
-  char** symbols = backtrace_symbols(h->stack_frames, h->stack_depth);
-  for (int i = 0; i < h->stack_depth && i < 24; i++) {
-    char line[600];
-    source_line(h->stack_frames[i], line, sizeof line);
-    log_line(LogLevel::kError, "monitor:   #%d %s%s", i, symbols ? symbols[i] : "?", line);
-  }
+  int n = std::min(h->stack_depth, kShownFrames);
+  char** symbols = backtrace_symbols(h->stack_frames, n);
+  source_lines(h->stack_frames, n);
+  for (int i = 0; i < n; i++)
+    log_line(LogLevel::kError, "monitor:   #%d %s%s", i, symbols ? symbols[i] : "?", g_where[i]);
   free(symbols);
 }
 
@@ -161,23 +191,47 @@ void report(Hub* h, int64_t held_ns) {
 
 }  // namespace
 
+// With time slices on, a thread computing in its own code is preempted
+// after one slice: that is not a stall, however short GREEN_MONITOR_MS is.
+// Two slices without a switch mean the slice could not end it (libc code,
+// a signal handler, a system call no hook sees).
+int64_t monitor_limit_ns() {
+  return g_timeslice_ns ? std::max(g_monitor_ns, 2 * g_timeslice_ns) : g_monitor_ns;
+}
+
 void monitor_look(Hub* h, MonitorWatch* w, uint64_t switches, bool running, int64_t now_ns) {
   if (switches != w->switches || !running || w->since_ns == 0) {
-    if (w->reported)
+    if (w->reported) {
       log_line(LogLevel::kError, "monitor: the hub ran again after a stall of %lld ms",
                (long long)((now_ns - w->since_ns) / 1000000));
+      g_open_stalls.fetch_sub(1);
+    }
     w->switches = switches;
     w->since_ns = now_ns;
     w->reported = false;
     return;
   }
-  if (w->reported || now_ns - w->since_ns < g_monitor_ns) return;
+  if (w->reported || now_ns - w->since_ns < monitor_limit_ns()) return;
   w->reported = true;
+  g_open_stalls.fetch_add(1);
+  g_reporting.store(true);
   report(h, now_ns - w->since_ns);
+  g_reporting.store(false);
+}
+
+void monitor_wait_at_exit() {
+  for (int i = 0; i < 2000 && g_reporting.load(); i++) usleep(1000);
+  // The stall may have ended just now: the watchdog's next look says so.
+  int64_t wait_ms = std::min<int64_t>(g_monitor_ns / 2000000, 100);
+  for (int64_t i = 0; i < wait_ms && g_open_stalls.load() > 0; i++) usleep(1000);
 }
 
 bool monitor_capture_stack(Hub* h, void* interrupted_pc) {
   if (h->stack_request.load() != 1) return false;
+  // libgcc's unwinder takes a pthread mutex (its registered-frames lock):
+  // the hook must call libc, never park or take a pending time slice here,
+  // with the thread stopped anywhere (inside libc, say).
+  RuntimeScope runtime;
   // The interrupted instruction first, then what the unwinder finds above
   // the handler (it may stop at the signal frame).
   h->stack_frames[0] = interrupted_pc;
@@ -232,6 +286,40 @@ void describe_wait(const GreenThread* t, char* out, size_t size) {
 
 }  // namespace
 
+namespace {
+
+// What dladdr says of a return address. dladdr searches a module's symbol
+// table, so 10,000 threads parked at the same few frames would pay for the
+// same search many times: the last answers are kept, in a fixed table
+// outside any stack (only the hub that dumps uses it).
+struct Frame {
+  void* pc = nullptr;
+  bool found = false;
+  bool skipped = false;  // the runtime's own (libgreen, Boost.Context)
+  const char* module = nullptr;
+  const char* symbol = nullptr;
+  uintptr_t offset = 0;  // from the symbol, or from the module without one
+};
+constexpr size_t kFrameCache = 512;  // a power of two
+Frame g_frame_cache[kFrameCache];
+
+const Frame& frame_info(void* pc) {
+  Frame& f = g_frame_cache[(uintptr_t(pc) >> 4) & (kFrameCache - 1)];
+  if (f.pc == pc) return f;
+  f = Frame{};
+  f.pc = pc;
+  Dl_info info;
+  if (!dladdr(pc, &info)) return f;
+  f.found = true;
+  f.skipped = info.dli_fname &&
+              (strstr(info.dli_fname, "libgreen.so") || strstr(info.dli_fname, "libboost_context"));
+  const char* slash = info.dli_fname ? strrchr(info.dli_fname, '/') : nullptr;
+  f.module = slash ? slash + 1 : (info.dli_fname ? info.dli_fname : "?");
+  f.symbol = info.dli_sname;
+  f.offset = uintptr_t(pc) - uintptr_t(info.dli_sname ? info.dli_saddr : info.dli_fbase);
+  return f;
+}
+
 // "at f+0x12 < g+0x40 < ...": the suspended thread's frames, innermost
 // first, without the runtime's own (the park that suspended it).
 void describe_stack(const GreenThread* t, char* out, size_t size) {
@@ -242,18 +330,10 @@ void describe_stack(const GreenThread* t, char* out, size_t size) {
   size_t used = 0;
   int shown = 0;
   for (int i = 0; i < n && shown < 8 && used + 1 < size; i++) {
-    Dl_info info;
-    if (!dladdr(frames[i], &info)) continue;
-    if (info.dli_fname && strstr(info.dli_fname, "libgreen.so")) continue;
-    if (info.dli_fname && strstr(info.dli_fname, "libboost_context")) continue;
-    int w;
-    if (info.dli_sname)
-      w = snprintf(out + used, size - used, "%s%s+%#lx", shown ? " < " : " at ", info.dli_sname,
-                   (unsigned long)(uintptr_t(frames[i]) - uintptr_t(info.dli_saddr)));
-    else
-      w = snprintf(out + used, size - used, "%s%s+%#lx", shown ? " < " : " at ",
-                   info.dli_fname ? strrchr(info.dli_fname, '/') + 1 : "?",
-                   (unsigned long)(uintptr_t(frames[i]) - uintptr_t(info.dli_fbase)));
+    const Frame& f = frame_info(frames[i]);
+    if (!f.found || f.skipped) continue;
+    int w = snprintf(out + used, size - used, "%s%s+%#lx", shown ? " < " : " at ",
+                     f.symbol ? f.symbol : f.module, (unsigned long)f.offset);
     if (w < 0) break;
     used += size_t(w);
     shown++;
@@ -261,6 +341,10 @@ void describe_stack(const GreenThread* t, char* out, size_t size) {
   if (used >= size) out[size - 1] = '\0';
 }
 
+}  // namespace
+
+// On the hub's stack: a fixed frame per thread listed (two line buffers,
+// the unwinder's cursor), whatever the number of threads.
 void dump_threads(Hub* h) {
   uint64_t now = uv_hrtime();
   log_line(LogLevel::kError, "dump: %zu green threads (%zu alive)", h->threads.size(), h->live);
@@ -272,6 +356,9 @@ void dump_threads(Hub* h) {
     log_line(LogLevel::kError, "dump:   thread %d \"%s\" %s%s, for %lld ms%s",
              t->tid ? t->tid : h->kernel_tid, thread_name(t), state_name(t), wait, ms, stack);
   }
+  log_line(LogLevel::kError, "dump: end (%zu threads listed in %llu ms)", h->threads.size(),
+           (unsigned long long)((uv_hrtime() - now) / 1000000));
+  if (g_stats_enabled) stats_sample_stacks(h);
 }
 
 void on_dump_signal(int) {

@@ -30,8 +30,18 @@ struct MonitorWatch {
   bool reported = false;
 };
 
+// How long a green thread must hold the hub to be reported: GREEN_MONITOR_MS,
+// and with time slices on at least two slices.
+int64_t monitor_limit_ns();
+
 // One look at h by the watchdog at time now_ns (CLOCK_MONOTONIC).
 void monitor_look(Hub* h, MonitorWatch* w, uint64_t switches, bool running, int64_t now_ns);
+
+// At exit (GREEN_MONITOR_MS): a report being written is finished first, for
+// at most 2 s, and a reported stall gets up to 100 ms to be seen to end: the
+// stall that ends just before the program does is the one the user asked
+// about, and its stack takes addr2line a moment.
+void monitor_wait_at_exit();
 
 // In the time-slice signal's handler, on the hub's thread: a stack the
 // monitor asked for. True when that is what the signal was for.

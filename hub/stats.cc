@@ -3,6 +3,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <string>
 
@@ -13,6 +14,7 @@
 namespace green {
 
 Stats g_stats;
+bool g_stats_enabled = false;
 
 void stats_blocking_call(const char* name) {
   for (int i = 0; i < Stats::kBlockingNames; i++) {
@@ -29,23 +31,58 @@ namespace {
 const char* const kParkReasons[] = {"none",   "ready",    "timeout", "closed",
                                     "signal", "explicit", "cancel",  "other"};
 
-// Stack pages of the live green threads that are in memory now.
-uint64_t stack_resident_bytes(Hub* h) {
-  if (!h) return 0;
-  size_t page = size_t(sysconf(_SC_PAGESIZE));
+// The resident pages of one mapped range (mincore: one call per 4 MiB).
+uint64_t resident_bytes(const void* bottom, size_t size) {
+  static const size_t page = size_t(sysconf(_SC_PAGESIZE));
+  unsigned char vec[1024];
+  auto* base = static_cast<char*>(const_cast<void*>(bottom));
   uint64_t total = 0;
-  unsigned char vec[256];
-  for (auto& [id, t] : h->threads) {
-    if (t->adopted || t->state == RunState::kFinished || !t->stack.bottom) continue;
-    char* base = static_cast<char*>(const_cast<void*>(t->stack.bottom));
-    for (size_t off = 0; off < t->stack.size; off += sizeof vec * page) {
-      size_t len = std::min(sizeof vec * page, t->stack.size - off);
-      if (mincore(base + off, len, vec) != 0) break;
-      for (size_t i = 0; i < (len + page - 1) / page; i++) total += (vec[i] & 1) * page;
-    }
+  for (size_t off = 0; off < size; off += sizeof vec * page) {
+    size_t len = std::min(sizeof vec * page, size - off);
+    if (mincore(base + off, len, vec) != 0) break;
+    for (size_t i = 0; i < (len + page - 1) / page; i++) total += (vec[i] & 1) * page;
   }
   return total;
 }
+
+// Stack pages in memory now, summed over the threads that hold a stack:
+// the live ones and the finished ones not yet joined (the adopted thread's
+// is the OS thread's own).
+uint64_t stack_resident_bytes(Hub* h) {
+  uint64_t total = 0;
+  for (auto& [id, t] : h->threads)
+    if (!t->adopted && t->stack.bottom) total += resident_bytes(t->stack.bottom, t->stack.size);
+  return total;
+}
+
+// When the last sum was taken: the threads holding stacks then, and the
+// ends and the most threads seen since.
+struct Sampling {
+  size_t holders_at_sum = 0;
+  size_t ends_since = 0;
+  size_t most_since = 0;
+};
+Sampling g_sampling;
+
+}  // namespace
+
+void stats_sample_stacks(Hub* h) {
+  if (!h) return;
+  uint64_t now = stack_resident_bytes(h);
+  if (now > g_stats.stack_peak_bytes) g_stats.stack_peak_bytes = now;
+  g_sampling = Sampling{h->threads.size(), 0, h->threads.size()};
+}
+
+void stats_thread_finished(Hub* h, GreenThread*) {
+  Sampling& s = g_sampling;
+  size_t holders = h->threads.size();  // the finished thread among them
+  s.ends_since++;
+  if (holders > s.most_since) s.most_since = holders;
+  if (s.most_since > s.holders_at_sum + s.holders_at_sum / 8 || s.ends_since * 8 >= holders)
+    stats_sample_stacks(h);
+}
+
+namespace {
 
 struct Row {
   const char* name;
@@ -57,6 +94,7 @@ struct Row {
 void stats_report(const char* target) {
   RuntimeScope runtime;
   Hub* h = current_hub();
+  stats_sample_stacks(h);
   const Row rows[] = {
       {"threads_created", g_stats.threads_created},
       {"threads_peak_alive", g_stats.threads_peak_alive},
@@ -68,7 +106,7 @@ void stats_report(const char* target) {
       {"io_bytes_written", g_stats.io_bytes_written},
       {"preemptions", g_preempt_stats.preempted.load()},
       {"preemptions_deferred", g_preempt_stats.deferred.load()},
-      {"stack_resident_bytes_at_exit", stack_resident_bytes(h)},
+      {"stack_peak_bytes", g_stats.stack_peak_bytes},
   };
   std::string out;
   char buf[256];

@@ -35,48 +35,50 @@ const ConfigVar kConfigVars[] = {
     {"GREEN_STACK_SIZE",
      "a stack size in bytes from 16K to 1G, with an optional K, M or G suffix (e.g. 256K), for "
      "threads whose attributes ask for none",
-     "glibc's (RLIMIT_STACK: 8M here)", "stack-size", nullptr},
+     "glibc's (RLIMIT_STACK: 8M here)", "stack-size", nullptr, "512K",
+     "bogus|0|15K|16383|2G|1073741825|12abc|-1|1T|256KB| 256K|99999999999999999999"},
     {"GREEN_DEADLOCK",
      "report (print which green threads wait on what, then hang as natively) or abort (print it, "
      "then abort)",
-     "report", "deadlock", nullptr},
+     "report", "deadlock", nullptr, "abort", "hang|Report|1|abort "},
     {"GREEN_THREADPOOL",
      "a number of thread-pool threads from 1 to 1024, for DNS and other work that must block "
      "(libuv's UV_THREADPOOL_SIZE wins when the program's environment sets it)",
-     "16", "threadpool", nullptr},
+     "16", "threadpool", nullptr, "4", "0|1025|many|4K|-2|1.5|+4"},
     {"GREEN_FILE_IO",
      "direct (regular-file reads and writes run on the calling thread) or threadpool (open, read, "
      "write, pread, pwrite, fsync of regular files run on the thread pool)",
-     "direct", "file-io", nullptr},
+     "direct", "file-io", nullptr, "threadpool", "pool|Direct|1"},
     {"GREEN_STDIO",
      "green (stdin and stdout, when a pipe or socket, become green streams) or native (they stay "
      "glibc's own, whose reads and writes block every green thread)",
-     "green", "stdio", nullptr},
+     "green", "stdio", nullptr, "native", "buffered|Green|off|0"},
     {"GREEN_TLS",
      "private (each green thread has its own __thread/thread_local variables, thread control "
      "block and thread id, as a native thread) or shared (the green threads of one OS thread share "
      "them)",
-     "private", "tls", nullptr},
+     "private", "tls", nullptr, "shared", "none|Private|1"},
     {"GREEN_TIMESLICE",
      "off, or a time slice in milliseconds from 1 to 1000: a green thread that runs that long "
      "without parking is preempted and the others run",
-     "10", "timeslice", nullptr},
+     "10", "timeslice", nullptr, "5", "0|1001|on|10ms|-5|5K|OFF"},
     {"GREEN_LOG",
      "debug, info, warn, error or off: the runtime's own messages on stderr (prefixed "
      "libgreen:) at that level and above",
-     "warn", "log", nullptr},
+     "warn", "log", nullptr, "error", "loud|WARN|3|warning"},
     {"GREEN_MONITOR_MS",
      "off, or milliseconds from 1 to 60000: a green thread that holds the hub that long is "
      "reported on stderr with what it does (the system call it is in, or its stack)",
-     "off", "monitor", "100"},
+     "off", "monitor", "100", "200", "0|60001|fast|100ms|-1|1e3"},
     {"GREEN_DUMP_SIGNAL",
      "off, or a signal (SIGQUIT, QUIT, SIGUSR1, 3, ...) on which every green thread is listed "
      "on stderr with its state, how long it has been in it, and its stack; the program goes on",
-     "off", "dump-signal", nullptr},
+     "off", "dump-signal", nullptr, "SIGUSR1",
+     "NOPE|SIGKILL|SIGSTOP|SIGSEGV|KILL|9|0|65|SIGURG|-3|sigquit"},
     {"GREEN_STATS",
      "off, 1 (a table of the runtime's counters on stderr at exit) or a file path ending in "
      ".json, under 512 bytes (the same counters as JSON)",
-     "off", "stats", "1"},
+     "off", "stats", "1", "1", "yes|0|2|stats.txt|.json|stats.JSON"},
 };
 const size_t kConfigVarCount = sizeof kConfigVars / sizeof kConfigVars[0];
 

@@ -31,6 +31,11 @@ struct ConfigVar {
   const char* default_value;
   const char* option;  // green-run's option for it (--OPTION=VALUE)
   const char* bare;    // the value of a bare --OPTION, or null: a value is needed
+  // For the tests (green-symbols --config): one value it accepts besides the
+  // default, and values it must refuse (malformed, out of range, unknown
+  // words), separated by '|'. A new variable without them fails the tests.
+  const char* valid;
+  const char* invalid;
 };
 
 // The variables libgreen reads, for the error lines and the README.

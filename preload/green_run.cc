@@ -76,6 +76,10 @@ std::string find_library() {
 // As a shell does: a name without a slash is looked up in PATH. Exits 127
 // when there is no such program, 126 when it cannot be executed.
 std::string resolve_program(const std::string& name) {
+  if (name.empty()) {
+    fprintf(stderr, "green-run: '': no such program\n");
+    exit(127);
+  }
   std::vector<std::string> candidates;
   if (name.find('/') != std::string::npos) {
     candidates.push_back(name);
@@ -243,6 +247,9 @@ int main(int argc, char** argv) {
       i++;
       break;
     }
+    if (arg.size() > 1 && arg[0] == '-' && arg[1] != '-')
+      usage_error("unknown option '" + arg +
+                  "' (a program whose name begins with - goes after --)");
     if (arg.compare(0, 2, "--") != 0) break;
     if (arg == "--help") {
       print_help();

@@ -14,6 +14,7 @@
 #include "hub/pool.h"
 #include "hub/runtime.h"
 #include "hub/log.h"
+#include "hub/monitor.h"
 #include "hub/preempt.h"
 #include "hub/stats.h"
 #include "hub/tcb.h"
@@ -84,6 +85,7 @@ __attribute__((constructor(101))) void green_init() {
   green::g_timeslice_ns = int64_t(config.timeslice_ms) * 1000000;
   green::g_monitor_ns = int64_t(config.monitor_ms) * 1000000;
   green::g_dump_signal = config.dump_signal;
+  green::g_stats_enabled = config.stats[0] != '\0';
   green::g_log_level = green::LogLevel(config.log_level);
   green::g_kernel_sigaction = REAL(sigaction);
   if (!config.shared_tls) {
@@ -104,6 +106,7 @@ __attribute__((constructor(101))) void green_init() {
   green::g_adopt_main_thread = true;
   // Registered before the program's own exit handlers, so they run after them.
   if (config.stats[0]) atexit(report_stats);
+  if (config.monitor_ms) atexit(green::monitor_wait_at_exit);
   atexit(green::hold_streams_at_exit);
   // In every forked child, ours or glibc's own (daemon()), before libuv's
   // child handler (registered at the first loop) and the program's.

@@ -154,6 +154,9 @@ def test_stats_json_counts_a_known_workload(tmp_path):
     assert stats["threads_peak_alive"] >= 1000, stats
     assert stats["io_bytes_read"] >= 1000 and stats["io_bytes_written"] >= 1000, stats
     assert stats["parks"]["ready"] >= 1, stats
+    # each thread wrote 64 KiB of its stack, and all of them were alive at once
+    assert stats["stack_peak_bytes"] >= 1000 * 64 * 1024, stats
+    assert stats["stack_peak_bytes"] < 1000 * 1024 * 1024, stats
 
 
 def test_stats_table_on_stderr():

@@ -1,13 +1,17 @@
 /* Workloads for libgreen's observability tests (run natively, they print
  * the same and do the same):
- *   threads   1,000 threads created and joined, each with one blocking read
+ *   threads   1,000 threads created and joined, each with 64 KiB of its stack
+ *             written and one blocking read
  *   spin      one thread computes for 300 ms while another sleeps
+ *   libcsort  one thread computes half a second or more inside one libc
+ *             call (qsort with strcmp) while another sleeps
  *   rawread   a thread blocks 300 ms in a read system call made with inline
  *             assembly (no libc function a preload could see), on a pipe a
  *             child process writes to
  *   green     only green I/O: 20 threads pass a token through pipes
  *   dump      every thread parks (a pipe, a sleep, a mutex, a join), then
  *             the process signals itself with SIGQUIT and goes on
+ *   many      10,000 threads parked on a pipe, then SIGQUIT as in dump
  *   overflow  a thread recurses until it runs off its stack */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -37,11 +41,20 @@ static void* read_once(void* arg) {
   return NULL;
 }
 
+/* 64 KiB of the thread's stack in memory (every page written) while it
+ * waits for its byte. */
+static void* touch_then_read(void* arg) {
+  volatile char pages[64 * 1024];
+  for (size_t i = 0; i < sizeof pages; i += 512) pages[i] = (char)i;
+  read_once(arg);
+  return (void*)(long)pages[4096];
+}
+
 static int many_threads(void) {
   pthread_t t[1000];
   int p[2];
   pipe(p);
-  for (long i = 0; i < 1000; i++) pthread_create(&t[i], NULL, read_once, (void*)(long)p[0]);
+  for (long i = 0; i < 1000; i++) pthread_create(&t[i], NULL, touch_then_read, (void*)(long)p[0]);
   for (int i = 0; i < 1000; i++) write(p[1], "x", 1);
   for (int i = 0; i < 1000; i++) pthread_join(t[i], NULL);
   printf("1000 threads created and joined\n");
@@ -74,6 +87,72 @@ static int spin(void) {
   pthread_join(b, NULL);
   pthread_join(a, NULL);
   printf("spun 300 ms\n");
+  return 0;
+}
+
+/* Computing in libc, where no time slice can end it: one qsort of
+ * fixed-size strings with libc's strcmp as the comparison, sized so that it
+ * takes about half a second to a second here (timed on a small sort first:
+ * the time grows as n log n). */
+enum { kStringLen = 16 };
+typedef int (*compare_fn)(const void*, const void*);
+
+static void fill_strings(char (*s)[kStringLen], size_t n) {
+  unsigned long long x = 88172645463325252ULL;
+  for (size_t i = 0; i < n; i++) {
+    for (int j = 0; j < kStringLen - 1; j++) {
+      x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+      s[i][j] = (char)('a' + x % 26);
+    }
+    s[i][kStringLen - 1] = '\0';
+  }
+}
+
+static long long sort_ns(char (*s)[kStringLen], size_t n) {
+  fill_strings(s, n);
+  long long start = clock_ns(CLOCK_MONOTONIC);
+  qsort(s, n, kStringLen, (compare_fn)strcmp);
+  return clock_ns(CLOCK_MONOTONIC) - start;
+}
+
+static double log2_of(size_t n) {
+  double l = 0;
+  while (n > 1) n >>= 1, l++;
+  return l;
+}
+
+static void* sort_in_libc(void* arg) {
+  (void)arg;
+  const size_t small = 1 << 15;
+  char(*s)[kStringLen] = malloc(small * kStringLen);
+  long long best = -1;
+  for (int i = 0; i < 3; i++) {
+    long long t = sort_ns(s, small);
+    if (best < 0 || t < best) best = t;
+  }
+  free(s);
+  size_t n = small;
+  while (n < ((size_t)1 << 23) &&
+         (double)best * (double)(n / small) * log2_of(n) / log2_of(small) < 5e8)
+    n *= 2;
+  s = malloc(n * kStringLen);
+  sort_ns(s, n);
+  int sorted = 1;
+  for (size_t i = 1; i < n; i++) sorted &= strcmp(s[i - 1], s[i]) <= 0;
+  free(s);
+  stop = 1;
+  return (void*)(long)sorted;
+}
+
+static int libcsort(void) {
+  pthread_t a, b;
+  pthread_create(&a, NULL, sleeper, NULL);
+  pthread_create(&b, NULL, sort_in_libc, NULL);
+  pthread_setname_np(b, "sorter");
+  void* sorted;
+  pthread_join(b, &sorted);
+  pthread_join(a, NULL);
+  printf("sorted in libc: %s\n", sorted ? "yes" : "no");
   return 0;
 }
 
@@ -153,6 +232,30 @@ static int dump(void) {
   return 0;
 }
 
+/* 10,000 threads parked on one pipe when the dump signal comes. */
+static int many(void) {
+  enum { kThreads = 10000 };
+  static pthread_t t[kThreads];
+  int p[2];
+  pipe(p);
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, 64 * 1024);
+  for (long i = 0; i < kThreads; i++) pthread_create(&t[i], &attr, read_once, (void*)(long)p[0]);
+  msleep(50);
+  kill(getpid(), SIGQUIT);
+  msleep(50);
+  static char bytes[kThreads];
+  for (size_t done = 0; done < sizeof bytes;) {
+    ssize_t n = write(p[1], bytes + done, sizeof bytes - done);
+    if (n <= 0) break;
+    done += (size_t)n;
+  }
+  for (int i = 0; i < kThreads; i++) pthread_join(t[i], NULL);
+  printf("%d threads dumped and joined\n", kThreads);
+  return 0;
+}
+
 static int depth(int n) {
   volatile char pad[4096];
   pad[0] = (char)n;
@@ -180,10 +283,12 @@ int main(int argc, char** argv) {
   const char* what = argc > 1 ? argv[1] : "";
   if (strcmp(what, "threads") == 0) return many_threads();
   if (strcmp(what, "spin") == 0) return spin();
+  if (strcmp(what, "libcsort") == 0) return libcsort();
   if (strcmp(what, "rawread") == 0) return rawread();
   if (strcmp(what, "green") == 0) return green_only();
   if (strcmp(what, "dump") == 0) return dump();
+  if (strcmp(what, "many") == 0) return many();
   if (strcmp(what, "overflow") == 0) return overflow();
-  fprintf(stderr, "usage: observe threads|spin|rawread|green|dump|overflow\n");
+  fprintf(stderr, "usage: observe threads|spin|libcsort|rawread|green|dump|many|overflow\n");
   return 2;
 }
