@@ -53,22 +53,6 @@ def test_green_run_help_and_version():
     assert v.returncode == 0 and "green-run" in v.stdout, v
 
 
-@pytest.mark.parametrize("args", [["--bogus", "/bin/true"], ["--timeslice=0", "/bin/true"],
-                                  ["--stack-size", "/bin/true"], ["--log=loud", "/bin/true"],
-                                  ["--monitor=abc", "/bin/true"], []])
-def test_green_run_bad_input_is_one_line_and_status_2(args):
-    r = green_run(*args)
-    assert r.returncode == 2, r
-    assert len(r.stderr.splitlines()) == 1 and r.stderr.startswith("green-run: "), r
-
-
-def test_green_run_missing_and_unrunnable_programs(tmp_path):
-    assert green_run("no-such-program-here").returncode == 127
-    plain = tmp_path / "plain"
-    plain.write_text("not a program\n")
-    assert green_run(plain).returncode == 126
-
-
 def test_check_says_when_the_preload_takes_effect(tmp_path):
     ok = green_run("--check", "/bin/ls")
     assert ok.returncode == 0 and "takes effect" in ok.stdout, ok
@@ -96,22 +80,47 @@ def test_a_static_program_is_said_and_still_runs():
 
 
 # ---- the monitor ----
+# The rule: a stall is time without a switch. With time slices on (the
+# default), a thread computing in its own code is preempted every slice and
+# never stalls the hub; what a slice cannot end is reported: computing in
+# libc, a system call no hook sees.
 
-def monitor_run(mode):
-    return harness.preloaded("observe", (mode,),
-                             env={"GREEN_MONITOR_MS": "100", "GREEN_TIMESLICE": "off"})
+def monitor_run(mode, **env):
+    return harness.preloaded("observe", (mode,), env={"GREEN_MONITOR_MS": "100", **env})
 
 
 def reports(r):
     return [l for l in r.stderr.splitlines() if "has held the hub" in l]
 
 
-def test_monitor_reports_a_spinning_thread_once_with_its_stack():
+def ends(r):
+    return [l for l in r.stderr.splitlines() if "the hub ran again after a stall" in l]
+
+
+def test_monitor_reports_computing_in_libc_once_with_its_stack():
+    n = harness.native("observe", ("libcsort",))
+    r = monitor_run("libcsort")
+    assert r.returncode == 0 and r.stdout == n.stdout == "sorted in libc: yes\n", r.describe()
+    assert len(reports(r)) == 1, r.describe()
+    assert '"sorter"' in reports(r)[0], r.describe()
+    stack = r.stderr.split("computing", 1)[1]
+    assert "qsort" in stack and "sort_in_libc" in stack, r.describe()
+    assert len(ends(r)) == 1, r.describe()
+
+
+def test_monitor_leaves_a_preempted_spinner_alone():
     r = monitor_run("spin")
+    assert r.returncode == 0 and r.stdout == "spun 300 ms\n", r.describe()
+    assert reports(r) == [], r.describe()
+
+
+def test_monitor_without_time_slices_reports_a_spinning_thread_once_with_its_stack():
+    r = monitor_run("spin", GREEN_TIMESLICE="off")
     assert r.returncode == 0 and r.stdout == "spun 300 ms\n", r.describe()
     assert len(reports(r)) == 1, r.describe()
     assert '"spinner"' in reports(r)[0], r.describe()
     assert "computing" in r.stderr and "spinner" in r.stderr.split("computing", 1)[1], r.describe()
+    assert len(ends(r)) == 1, r.describe()
 
 
 def test_monitor_names_a_raw_system_call_and_its_fd():
@@ -121,9 +130,11 @@ def test_monitor_names_a_raw_system_call_and_its_fd():
     assert "in the system call read (0) on fd" in r.stderr, r.describe()
 
 
-def test_monitor_is_silent_for_green_io():
-    r = monitor_run("green")
-    assert r.returncode == 0 and r.stdout == "the token went around: t\n", r.describe()
+@pytest.mark.parametrize("mode,out", [("green", "the token went around: t\n"),
+                                      ("idle", "slept 300 ms\n")])
+def test_monitor_is_silent_for_green_io_and_an_idle_hub(mode, out):
+    r = monitor_run(mode)
+    assert r.returncode == 0 and r.stdout == out, r.describe()
     assert reports(r) == [], r.describe()
 
 
@@ -141,6 +152,19 @@ def test_dump_lists_every_thread_and_the_program_goes_on():
     # each parked thread's stack, from where its fiber was suspended
     main_line = [l for l in lines if '"main"' in l][0]
     assert " at " in main_line and "__libc_start_main" in main_line, r.describe()
+
+
+def test_dump_of_10000_threads_lists_each():
+    r = harness.preloaded("observe", ("many",), env={"GREEN_DUMP_SIGNAL": "SIGQUIT"})
+    assert r.returncode == 0 and r.stdout == "10000 threads dumped and joined\n", r.describe()
+    lines = r.stderr.splitlines()
+    parked = [l for l in lines if l.startswith("libgreen: dump:   thread ") and
+              "parked on fd" in l and "for reading" in l and " at " in l]
+    assert len(parked) == 10000, r.describe()
+    assert len({l.split()[3] for l in parked}) == 10000, "a thread listed twice"
+    end = [l for l in lines if l.startswith("libgreen: dump: end (10001 threads listed in")]
+    assert len(end) == 1, r.describe()
+    print(end[0])  # the time it took (the issue asks under a second; not asserted)
 
 
 # ---- statistics ----
@@ -177,14 +201,113 @@ def test_stack_overflow_is_named_and_dies_as_natively():
         r.describe())
 
 
-# ---- bad values ----
+# ---- bad input, from the configuration table ----
+# Every GREEN_* variable and its green-run option, with the values the table
+# (preload/config.cc, through green-symbols --config) says it must refuse:
+# a new variable enters these tests by being in the table, and one without
+# bad examples fails test_every_variable_has_test_values.
+
+def config_table():
+    out = subprocess.run([str(harness.BUILD / "green-symbols"), "--config"], capture_output=True,
+                         text=True, timeout=60, check=True).stdout
+    rows = []
+    for line in out.splitlines():
+        name, option, bare, valid, invalid, accepts = line.split("\t")
+        rows.append(dict(name=name, option=option, bare=None if bare == "-" else bare,
+                         valid=valid, invalid=invalid.split("|") if invalid else [],
+                         accepts=accepts))
+    return rows
+
+
+CONFIG = config_table()
+BAD_VALUES = [(v["name"], v["option"], bad, v["accepts"]) for v in CONFIG
+              for bad in v["invalid"] + [""]]
+
+
+def test_every_variable_has_test_values():
+    assert len(CONFIG) >= 11
+    for v in CONFIG:
+        assert v["valid"] and len(v["invalid"]) >= 3, v
+
+
+def test_every_green_run_option_is_in_the_table():
+    text = green_run("--help").stdout
+    options = {w.split("=")[0].split("[")[0] for w in text.split() if w.startswith("--")}
+    assert options == {"--" + v["option"] for v in CONFIG} | {"--check", "--help", "--version"}
+
+
+@pytest.mark.parametrize("var,option,value,accepts", BAD_VALUES)
+def test_bad_variable_value_is_one_line_and_status_2(var, option, value, accepts):
+    r = harness.preloaded("observe", ("green",), env={var: value})
+    assert not r.timed_out and r.returncode == 2, f"{var}={value!r}\n" + r.describe()
+    lines = r.stderr.splitlines()
+    assert len(lines) == 1 and r.stdout == "", f"{var}={value!r}\n" + r.describe()
+    assert lines[0] == f"libgreen: {var}='{value}' is not valid: expected {accepts}", lines[0]
+
+
+@pytest.mark.parametrize("var,option,value,accepts", BAD_VALUES)
+def test_bad_option_value_is_one_line_and_status_2(var, option, value, accepts):
+    r = green_run(f"--{option}={value}", "/bin/true")
+    assert r.returncode == 2 and r.stdout == "", r
+    lines = r.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"green-run: --{option}='{value}'"), r
+    assert accepts in lines[0], r
+
+
+@pytest.mark.parametrize("v", CONFIG, ids=lambda v: v["option"])
+def test_option_without_its_value(v):
+    r = green_run(f"--{v['option']}", "/usr/bin/env")
+    if v["bare"] is None:
+        assert r.returncode == 2 and r.stdout == "", r
+        assert len(r.stderr.splitlines()) == 1 and f"--{v['option']} needs a value" in r.stderr, r
+    else:
+        assert r.returncode == 0 and f"{v['name']}={v['bare']}" in r.stdout.splitlines(), r
+
+
+@pytest.mark.parametrize("v", CONFIG, ids=lambda v: v["name"])
+def test_valid_values_are_taken(v):
+    r = green_run(f"--{v['option']}={v['valid']}", "/usr/bin/env")
+    assert r.returncode == 0 and f"{v['name']}={v['valid']}" in r.stdout.splitlines(), r
+    p = harness.preloaded("observe", ("green",), env={v["name"]: v["valid"]})
+    assert p.returncode == 0 and p.stdout == "the token went around: t\n", p.describe()
+
+
+def test_a_stats_path_too_long_is_refused():
+    value = "/tmp/" + "x" * 600 + ".json"
+    r = harness.preloaded("observe", ("green",), env={"GREEN_STATS": value})
+    assert r.returncode == 2 and len(r.stderr.splitlines()) == 1, r.describe()
+    assert green_run(f"--stats={value}", "/bin/true").returncode == 2
+
+
+@pytest.mark.parametrize("args", [
+    ["--bogus", "/bin/true"], ["--STATS", "/bin/true"], ["-x", "/bin/true"], ["-h"],
+    ["--help=1"], ["--version=2"], ["--check=yes", "/bin/true"], ["--=1", "/bin/true"],
+    ["--timeslice=0", "/bin/true"], ["--stack-size", "/bin/true"],
+    [], ["--"], ["--stats"], ["--check"], ["--log=info", "--"]])
+def test_green_run_bad_input_is_one_line_and_status_2(args):
+    r = green_run(*args)
+    assert r.returncode == 2 and r.stdout == "", r
+    assert len(r.stderr.splitlines()) == 1 and r.stderr.startswith("green-run: "), r
+
+
+def test_green_run_missing_and_unrunnable_programs(tmp_path):
+    for missing in ["no-such-program-here", str(tmp_path / "absent"), ""]:
+        r = green_run(missing)
+        assert r.returncode == 127 and len(r.stderr.splitlines()) == 1, r
+    plain = tmp_path / "plain"
+    plain.write_text("not a program\n")
+    r = green_run(plain)
+    assert r.returncode == 126 and len(r.stderr.splitlines()) == 1, r
+    r = green_run(tmp_path)  # a directory
+    assert r.returncode == 126 and len(r.stderr.splitlines()) == 1, r
+    r = green_run("plain", env={"PATH": str(tmp_path)})  # found in PATH, not executable
+    assert r.returncode == 126 and len(r.stderr.splitlines()) == 1, r
+
 
 @pytest.mark.parametrize("var,value,accepted", [
     ("GREEN_LOG", "loud", ("debug", "info", "warn", "error", "off")),
     ("GREEN_MONITOR_MS", "0", ("off", "60000")),
-    ("GREEN_MONITOR_MS", "fast", ("off", "60000")),
     ("GREEN_DUMP_SIGNAL", "SIGKILL", ("off", "SIGQUIT")),
-    ("GREEN_DUMP_SIGNAL", "NOPE", ("off", "SIGQUIT")),
     ("GREEN_STATS", "yes", ("off", ".json")),
 ])
 def test_bad_observability_values(var, value, accepted):

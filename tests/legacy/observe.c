@@ -11,6 +11,7 @@
  *   green     only green I/O: 20 threads pass a token through pipes
  *   dump      every thread parks (a pipe, a sleep, a mutex, a join), then
  *             the process signals itself with SIGQUIT and goes on
+ *   idle      the main thread alone sleeps 300 ms
  *   many      10,000 threads parked on a pipe, then SIGQUIT as in dump
  *   overflow  a thread recurses until it runs off its stack */
 #define _GNU_SOURCE
@@ -288,7 +289,12 @@ int main(int argc, char** argv) {
   if (strcmp(what, "green") == 0) return green_only();
   if (strcmp(what, "dump") == 0) return dump();
   if (strcmp(what, "many") == 0) return many();
+  if (strcmp(what, "idle") == 0) {
+    msleep(300); /* the main thread alone, parked: the hub is idle, not held */
+    printf("slept 300 ms\n");
+    return 0;
+  }
   if (strcmp(what, "overflow") == 0) return overflow();
-  fprintf(stderr, "usage: observe threads|spin|libcsort|rawread|green|dump|many|overflow\n");
+  fprintf(stderr, "usage: observe threads|spin|libcsort|rawread|green|dump|idle|many|overflow\n");
   return 2;
 }
