@@ -133,7 +133,7 @@ static void* sort_in_libc(void* arg) {
   }
   free(s);
   size_t n = small;
-  while (n < ((size_t)1 << 23) &&
+  while (n < ((size_t)1 << 22) &&
          (double)best * (double)(n / small) * log2_of(n) / log2_of(small) < 5e8)
     n *= 2;
   s = malloc(n * kStringLen);
