@@ -7,12 +7,13 @@
  * stat:    the fds 0..RLIMIT_NOFILE that fstat, fstatat(AT_EMPTY_PATH),
  *          statx(AT_EMPTY_PATH) and fstatat(fd, ".") see: 0-2 and the
  *          program's own three, while threads run.
- * lowered: 26 fds opened, the 14 lowest of them closed, RLIMIT_NOFILE
+ * lowered: 40 fds opened, the 14 lowest of them closed, RLIMIT_NOFILE
  *          lowered to 29 (below the highest), then a child exec'd: it
- *          lists what fstat sees of 0..highest (the inherited ones, and
- *          nothing else), then forks a grandchild that closes every fd
- *          from 3 (close_range, or a close loop to the limit and the
- *          highest inherited) and exec's a lister: only 0, 1 and 2.
+ *          lists what fstat sees of 0..highest (the 26 inherited, and
+ *          nothing else), opens two files (fds 3 and 4, the lowest free),
+ *          then forks a grandchild that closes every fd from 3
+ *          (close_range, or a close loop to the highest inherited) and
+ *          execs a lister: only 0, 1 and 2.
  * Output is deterministic: fd lists and verdicts. */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -106,6 +107,10 @@ static int fstat_lister(int last) {
 
 static void lowered_child(int last) {
   list_open("child (limit 29) sees", last, by_fstat);
+  int a = open("/dev/null", O_RDONLY), b = open("/dev/null", O_RDONLY);
+  printf("  child's first new fds: %d and %d\n", a, b);
+  close(a);
+  close(b);
   fflush(stdout);
   pid_t pid = fork();
   if (pid == 0) {
