@@ -7,6 +7,9 @@
  * stat:    the fds 0..RLIMIT_NOFILE that fstat, fstatat(AT_EMPTY_PATH),
  *          statx(AT_EMPTY_PATH) and fstatat(fd, ".") see: 0-2 and the
  *          program's own three, while threads run.
+ * listing: the fds a listing of /proc/self/fd, /dev/fd and /proc/PID/fd
+ *          (opendir, and fdopendir) names: the same, the listing's own
+ *          fd among them.
  * lowered: 40 fds opened, the 14 lowest of them closed, RLIMIT_NOFILE
  *          lowered to 29 (below the highest), then a child exec'd: it
  *          lists what fstat sees of 0..highest (the 26 inherited, and
@@ -16,12 +19,14 @@
  *          execs a lister: only 0, 1 and 2.
  * Output is deterministic: fd lists and verdicts. */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -92,6 +97,51 @@ static void phase_stat(void) {
   close(p[0]);
   close(p[1]);
   close(dir);
+}
+
+/* ---- listing ---- */
+
+static int cmp_int(const void* a, const void* b) {
+  return *(const int*)a - *(const int*)b;
+}
+
+/* One entry of a listing into fds (numbers only); 0 at the end. */
+static int next_fd_entry(DIR* dir, int* fds, int* n) {
+  struct dirent* d = readdir(dir);
+  if (!d) return 0;
+  if (d->d_name[0] >= '0' && d->d_name[0] <= '9' && *n < 256) fds[(*n)++] = atoi(d->d_name);
+  return 1;
+}
+
+static void list_dir(const char* what, DIR* dir) {
+  int fds[256], n = 0;
+  if (!dir) {
+    printf("  %s: cannot open (%s)\n", what, errname(errno));
+    return;
+  }
+  while (next_fd_entry(dir, fds, &n)) {
+  }
+  closedir(dir);
+  qsort(fds, (size_t)n, sizeof fds[0], cmp_int);
+  printf("  %s:", what);
+  for (int i = 0; i < n; i++) printf("%s%d", i ? "," : " ", fds[i]);
+  printf("\n");
+}
+
+static void phase_listing(void) {
+  printf("listing\n");
+  int p[2];
+  if (pipe(p) != 0) return;
+  int s = socket(AF_INET, SOCK_STREAM, 0);
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/fd", (int)getpid());
+  list_dir("/proc/self/fd", opendir("/proc/self/fd"));
+  list_dir("/dev/fd", opendir("/dev/fd"));
+  list_dir("/proc/PID/fd", opendir(path));
+  list_dir("fdopendir(/proc/self/fd)", fdopendir(open("/proc/self/fd", O_RDONLY | O_DIRECTORY)));
+  close(p[0]);
+  close(p[1]);
+  close(s);
 }
 
 /* ---- lowered ---- */
@@ -172,6 +222,7 @@ int main(int argc, char** argv) {
   }
   setvbuf(stdout, NULL, _IOLBF, 0);
   phase_stat();
+  phase_listing();
   phase_lowered();
   return 0;
 }
