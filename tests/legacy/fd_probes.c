@@ -17,6 +17,9 @@
  *          then forks a grandchild that closes every fd from 3
  *          (close_range, or a close loop to the highest inherited) and
  *          execs a lister: only 0, 1 and 2.
+ * raw:     syscall(SYS_close_range, 3, ~0U, 0), as programs from before
+ *          glibc's wrapper close every fd: then a thread's sleep and a pipe
+ *          between threads still work.
  * Output is deterministic: fd lists and verdicts. */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -28,6 +31,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -210,6 +214,34 @@ static void list_main(int last) {
   printf("%s\n", line);
 }
 
+/* ---- raw ---- */
+
+static int raw_pipe[2];
+
+static void* sleep_then_write(void* arg) {
+  (void)arg;
+  msleep(5);
+  return (void*)(long)(write(raw_pipe[1], "x", 1) == 1);
+}
+
+static void phase_raw(void) {
+  printf("raw\n");
+  int s = socket(AF_INET, SOCK_STREAM, 0);
+  long r = syscall(SYS_close_range, 3, ~0U, 0);
+  printf("  syscall(SYS_close_range, 3, ~0U, 0): %ld; fd %d closed: %s\n", r, s,
+         yes(fcntl(s, F_GETFD) < 0 && errno == EBADF));
+  if (pipe(raw_pipe) != 0) return;
+  pthread_t t;
+  pthread_create(&t, NULL, sleep_then_write, NULL);
+  char c = 0;
+  ssize_t n = read(raw_pipe[0], &c, 1);
+  void* wrote;
+  pthread_join(t, &wrote);
+  printf("  then a thread sleeps and writes a pipe that main reads: %s\n",
+         yes(n == 1 && c == 'x' && wrote));
+  printf("  a new socket: fd %d\n", socket(AF_INET, SOCK_STREAM, 0));
+}
+
 int main(int argc, char** argv) {
   self_path = argv[0];
   if (argc == 3 && strcmp(argv[1], "list") == 0) {
@@ -224,5 +256,6 @@ int main(int argc, char** argv) {
   phase_stat();
   phase_listing();
   phase_lowered();
+  phase_raw();
   return 0;
 }
