@@ -107,6 +107,9 @@ bool green_call(long number, const long a[6], long* result) {
       if (own_fd_hidden(int(a[0]))) return false;
       *result = close(int(a[0]));
       return true;
+    case SYS_close_range:  // as programs from before glibc's wrapper call it
+      *result = close_range(unsigned(a[0]), unsigned(a[1]), int(a[2]));
+      return true;
     case SYS_poll:
       *result = poll(ptr<pollfd>(a[0]), nfds_t(a[1]), int(a[2]));
       return true;

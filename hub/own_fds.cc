@@ -87,20 +87,31 @@ int area_top() {
   return int(rl.rlim_cur);
 }
 
+// A copy of fd at base or the first free number above it, below `below`;
+// -1 with errno EMFILE when there is none.
+int dup_from(int fd, int base, int below) {
+  int moved = fcntl(fd, F_DUPFD_CLOEXEC, base);
+  if (moved < 0 || moved < below) return moved;
+  close(moved);
+  errno = EMFILE;
+  return -1;
+}
+
 // A copy of fd, close-on-exec, as high as there is room, and below `below`
-// (libuv's watcher array, for a watched fd); -1 when there is none.
+// (libuv's watcher array, for a watched fd); -1 when there is none. When the
+// top area is full (a RLIMIT_NOFILE lowered below fds the program holds), the
+// highest free number below it, so the program's low numbers stay free.
 int dup_high(int fd, int below) {
   int top = std::min(area_top(), below);
-  for (int step : {kArea, 64, 256, 1024}) {
-    int base = top - step;
-    if (base < 3) base = 3;
-    int moved = fcntl(fd, F_DUPFD_CLOEXEC, base);
-    if (moved >= 0 && moved < below) return moved;
-    if (moved >= 0) close(moved);
-    if (moved < 0 && errno != EMFILE) return -1;
-    if (base == 3) return -1;
+  int base = std::max(top - kArea, 3);
+  int moved = dup_from(fd, base, below);
+  if (moved >= 0 || errno != EMFILE) return moved;
+  constexpr int kWalk = 4096;  // number by number down: each is one fcntl
+  for (int n = base - 1; n >= 3 && n >= base - kWalk; n--) {
+    moved = dup_from(fd, n, below);
+    if (moved >= 0 || errno != EMFILE) return moved;
   }
-  return -1;
+  return base - kWalk > 3 ? dup_from(fd, 3, below) : -1;
 }
 
 // Moves a newly created fd high; keeps it in place (close-on-exec) when

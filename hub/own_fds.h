@@ -1,13 +1,15 @@
 // The runtime's own descriptors: libuv's epoll fd, its wake-up eventfd and
 // its signal lock pipe, and the pidfds and signalfds the wait hooks open for
 // a while. Natively none of them exists, so the program must not meet them:
-// - they sit at the top of the RLIMIT_NOFILE range (at most 65536), moved
-//   there with F_DUPFD_CLOEXEC as they are created, so they never take fds
+// - they sit at the top of the RLIMIT_NOFILE range (at most 65536; below the
+//   program's fds there, when it holds them), moved there with
+//   F_DUPFD_CLOEXEC as they are created, so they never take fds
 //   0-2 and the program's own numbers are the native ones (its first socket
 //   is fd 3);
 // - they are close-on-exec, so they never reach an exec'd program;
-// - to the program they are fds it never opened: close, dup, fcntl... give
-//   EBADF, close_range and closefrom pass over them;
+// - to the program they are fds it never opened: close, dup, fcntl, fstat...
+//   give EBADF, a listing of /proc/self/fd leaves them out, close_range and
+//   closefrom pass over them;
 // - dup2/dup3 onto one moves it elsewhere first.
 // Runtime code (RuntimeScope) and libuv see them as they are.
 #pragma once

@@ -312,7 +312,7 @@ void on_segv(int sig, siginfo_t* info, void* context) {
   uintptr_t addr = uintptr_t(info->si_addr);
   uintptr_t bottom = t ? uintptr_t(t->stack.bottom) : 0;
   size_t page = size_t(sysconf(_SC_PAGESIZE));
-  if (t && !t->adopted && addr < bottom && addr + 16 * page >= bottom) {
+  if (t && !t->adopted && info->si_code > 0 && addr < bottom && addr + 16 * page >= bottom) {
     char line[256];
     int n = snprintf(line, sizeof line,
                      "libgreen: green thread %d \"%s\" ran off its %zu KiB stack (ask for more "
@@ -333,6 +333,8 @@ void on_segv(int sig, siginfo_t* info, void* context) {
   memset(&dfl, 0, sizeof dfl);
   dfl.sa_handler = SIG_DFL;
   g_kernel_sigaction(SIGSEGV, &dfl, nullptr);
+  // One sent by kill or raise does not come again on return: send it again.
+  if (info->si_code <= 0) syscall(SYS_rt_tgsigqueueinfo, getpid(), kernel_tid(), sig, info);
 }
 
 void install_overflow_handler() {

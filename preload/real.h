@@ -3,6 +3,7 @@
 // preload's constructor (from another library's constructor, say) still
 // reaches libc.
 #pragma once
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/sendfile.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
@@ -65,6 +67,11 @@ void __pthread_unregister_cancel(__pthread_unwind_buf_t* buf);
 [[noreturn]] void __pthread_unwind_next(__pthread_unwind_buf_t* buf);
 // longjmp as _FORTIFY_SOURCE builds call it.
 [[noreturn]] void __longjmp_chk(struct __jmp_buf_tag env[1], int val);
+// The stat calls binaries built against glibc before 2.33 make.
+int __fxstat(int ver, int fd, struct stat* st);
+int __fxstat64(int ver, int fd, struct stat64* st);
+int __fxstatat(int ver, int dirfd, const char* path, struct stat* st, int flags);
+int __fxstatat64(int ver, int dirfd, const char* path, struct stat64* st, int flags);
 }
 
 namespace green::real {

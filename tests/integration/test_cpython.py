@@ -46,11 +46,12 @@ TESTDIR = Path("/usr/lib/python3.11/test")  # Debian's libpython3.11-testsuite
 NATIVE = os.environ.get("GREEN_CPYTHON_NATIVE") == "1"
 LOGS = harness.BUILD / ("cpython-logs-native" if NATIVE else "cpython-logs")
 
-# Seconds under the preload on this 2-core machine (natively about 2/3 of
-# that, test_concurrent_futures 160 s with its process pools): the order the
-# files start in, slowest first, so two at a time end together.
+# Seconds under the preload on this 2-core machine (natively most take about
+# 2/3 of that; test_concurrent_futures, with its process pools, 160 s natively
+# and 175 s here): the order the files start in, slowest first, so two at a
+# time end together.
 FILES = {
-    "test_subprocess": 55, "test_signal": 50, "test_concurrent_futures": 40,
+    "test_concurrent_futures": 175, "test_subprocess": 75, "test_signal": 50,
     "test_threading": 40, "test_socket": 35, "test_socketserver": 25, "test_selectors": 15,
     "test_httpservers": 10, "test_poll": 10, "test_select": 10, "test_urllib2_localnet": 10,
     "test_queue": 10, "test_thread": 5, "test_threadsignals": 5, "test_timeout": 5,
@@ -59,7 +60,7 @@ FILES = {
 JOBS = 2
 PER_TEST_LIMIT = 90.0  # natively the slowest test takes 30 s (test_siginterrupt_off)
 CHECK_LIMIT = 30.0  # a hang entry's tests take at most 7 s each natively
-FILE_LIMIT = 300.0  # one file over all its runs
+FILE_LIMIT = 450.0  # one file over all its runs (test_concurrent_futures: 175-215 s here)
 MAX_RESTARTS = 8
 ALWAYS_IGNORED = ["*VSOCK*"]
 

@@ -13,7 +13,8 @@ under LD_PRELOAD=libgreen.so, and Python's multiprocessing.
   scheduling policy and parameters of green threads, rwlock_destroy of a
   held lock.
 - python/multiproc.py: multiprocessing's Lock, Queue, Event, BoundedSemaphore
-  and ProcessPoolExecutor (sem_open semaphores) under the preload.
+  and ProcessPoolExecutor (sem_open semaphores) under the preload; a child and
+  a pool worker killed by a SIGSEGV they send themselves (BrokenProcessPool).
 
 Natively: the known-good output in expected/NAME.out. Under the preload:
 stdout, stderr and exit status identical to the native run."""

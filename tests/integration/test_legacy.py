@@ -60,6 +60,10 @@ CASES = [
     # issue 8 item 8: the runtime's own fds are high, hidden and survive
     # the program's closing of every fd
     Case("own_fds"),
+    # ... and fstat's kin do not see them, also under a lowered RLIMIT_NOFILE
+    Case("fd_probes"),
+    # a SIGSEGV sent with raise or kill ends the process, as natively
+    Case("sent_faults"),
 ]
 if os.geteuid() == 0:
     # setgid/setuid after the resolver's threads started (drops to nobody)

@@ -4,10 +4,16 @@ ProcessPoolExecutor runs on them. Deterministic verdicts, one per line."""
 
 import concurrent.futures
 import multiprocessing as mp
+import os
+import signal
 
 
 def square(n):
     return n * n
+
+
+def crash():
+    os.kill(os.getpid(), signal.SIGSEGV)  # as a worker that faults
 
 
 def add_under_lock(lock, counter, times):
@@ -66,6 +72,19 @@ def main():
 
     with concurrent.futures.ProcessPoolExecutor(4, mp_context=ctx) as pool:
         print("ProcessPoolExecutor: sum of squares below 200:", sum(pool.map(square, range(200))))
+
+    p = ctx.Process(target=crash)
+    p.start()
+    p.join(20)
+    print("Process: a child sent SIGSEGV ends with exit code", p.exitcode)
+    with concurrent.futures.ProcessPoolExecutor(2, mp_context=ctx) as pool:
+        try:
+            pool.submit(crash).result(timeout=20)
+            print("ProcessPoolExecutor: a worker sent SIGSEGV: no error")
+        except concurrent.futures.process.BrokenProcessPool:
+            print("ProcessPoolExecutor: a worker sent SIGSEGV: BrokenProcessPool")
+        except concurrent.futures.TimeoutError:
+            print("ProcessPoolExecutor: a worker sent SIGSEGV: timed out")
 
 
 if __name__ == "__main__":
