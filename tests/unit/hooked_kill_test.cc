@@ -1,0 +1,215 @@
+// kill() and green::Timeout reach a greenlet parked in a blocking libc call
+// made through the hooks: the exception is thrown out of the call into the
+// greenlet's code (hub/api_interrupt.h). This binary links libgreen.so
+// itself, so ::recv, ::read, ::sleep, ::poll... are the hooks.
+#include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <green/green.hpp>
+#include <stdexcept>
+#include <string>
+
+#include "api_fixture.h"
+
+using namespace std::chrono_literals;
+
+namespace {
+
+struct Pair {  // a connected pair of sockets or a pipe, closed at the end
+  int fd[2] = {-1, -1};
+  ~Pair() {
+    for (int f : fd)
+      if (f >= 0) close(f);
+  }
+};
+
+struct Stop : std::runtime_error {
+  Stop() : std::runtime_error("stop") {}
+};
+
+// Runs call() on a greenlet, kills it once it is parked in it, and says
+// what came out of the call: "GreenletExit", "Stop", or "returned".
+template <class Call>
+std::string killed_in(Call call, bool custom = false) {
+  std::string seen = "nothing";
+  bool in_call = false;
+  auto g = green::spawn([&] {
+    try {
+      in_call = true;
+      call();
+      seen = "returned";
+    } catch (const green::GreenletExit&) {
+      seen = "GreenletExit";
+      throw;
+    } catch (const Stop&) {
+      seen = "Stop";
+      throw;
+    }
+  });
+  green::sleep(5ms);  // it runs and parks in the call
+  EXPECT_TRUE(in_call);
+  EXPECT_FALSE(g.ready());
+  if (custom)
+    EXPECT_TRUE(g.kill(Stop()));
+  else
+    EXPECT_TRUE(g.kill());
+  EXPECT_TRUE(g.ready());
+  EXPECT_FALSE(g.successful());
+  if (custom) {
+    EXPECT_THROW(g.get(), Stop);
+  }
+  return seen;
+}
+
+}  // namespace
+
+using HookedKill = GreenTest;
+
+TEST_F(HookedKill, KillDuringRecvThrowsOutOfRecv) {
+  Pair s;
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, s.fd), 0);
+  char buf[16];
+  EXPECT_EQ(killed_in([&] { ::recv(s.fd[0], buf, sizeof buf, 0); }), "GreenletExit");
+  // The socket is as it was: a later recv gets what is sent.
+  ASSERT_EQ(::send(s.fd[1], "hi", 2, 0), 2);
+  EXPECT_EQ(::recv(s.fd[0], buf, sizeof buf, 0), 2);
+}
+
+TEST_F(HookedKill, KillWithAnExceptionOfItsOwnDuringRecv) {
+  Pair s;
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, s.fd), 0);
+  char buf[16];
+  EXPECT_EQ(killed_in([&] { ::recv(s.fd[0], buf, sizeof buf, 0); }, true), "Stop");
+}
+
+TEST_F(HookedKill, KillDuringReadOnAPipe) {
+  Pair p;
+  ASSERT_EQ(pipe(p.fd), 0);
+  char c;
+  EXPECT_EQ(killed_in([&] { (void)::read(p.fd[0], &c, 1); }), "GreenletExit");
+}
+
+TEST_F(HookedKill, KillDuringSleepAndNanosleep) {
+  EXPECT_EQ(killed_in([] { ::sleep(30); }), "GreenletExit");
+  EXPECT_EQ(killed_in([] {
+              timespec ts{30, 0};
+              ::nanosleep(&ts, nullptr);
+            }),
+            "GreenletExit");
+  EXPECT_EQ(killed_in([] { ::usleep(30000000); }), "GreenletExit");
+}
+
+TEST_F(HookedKill, KillDuringPoll) {
+  Pair p;
+  ASSERT_EQ(pipe(p.fd), 0);
+  EXPECT_EQ(killed_in([&] {
+              pollfd fds{p.fd[0], POLLIN, 0};
+              ::poll(&fds, 1, -1);
+            }),
+            "GreenletExit");
+  EXPECT_EQ(killed_in([] { ::poll(nullptr, 0, 30000); }), "GreenletExit");
+}
+
+TEST_F(HookedKill, KillDuringAccept) {
+  int l = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(l, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(l, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(listen(l, 4), 0);
+  EXPECT_EQ(killed_in([&] { ::accept(l, nullptr, nullptr); }), "GreenletExit");
+  close(l);
+}
+
+TEST_F(HookedKill, AKillPendingBeforeTheCallIsThrownWhenItBegins) {
+  Pair p;
+  ASSERT_EQ(pipe(p.fd), 0);
+  std::string seen;
+  auto g = green::spawn([&] {
+    ::sched_yield();  // a hook, not a blocking point of the API: it comes back ready
+    try {
+      char c;
+      (void)::read(p.fd[0], &c, 1);
+      seen = "returned";
+    } catch (const green::GreenletExit&) {
+      seen = "GreenletExit";
+      throw;
+    }
+  });
+  green::yield();          // g runs up to its sched_yield
+  g.kill(nullptr, false);  // g is ready, in no call: the kill waits for it
+  EXPECT_TRUE(g.join(5s));
+  EXPECT_EQ(seen, "GreenletExit");  // thrown as the read began: it never parked
+}
+
+TEST_F(HookedKill, TimeoutAroundRecvThrowsTimeoutErrorOutOfRecv) {
+  Pair s;
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, s.fd), 0);
+  char buf[16];
+  bool from_it = false;
+  try {
+    green::Timeout t(20ms);
+    ::recv(s.fd[0], buf, sizeof buf, 0);
+    ADD_FAILURE() << "recv returned";
+  } catch (const green::TimeoutError& e) {
+    from_it = true;
+  }
+  EXPECT_TRUE(from_it);
+  ASSERT_EQ(::send(s.fd[1], "abc", 3, 0), 3);
+  {
+    green::Timeout t(5s);  // data there: the call returns, nothing fires
+    EXPECT_EQ(::recv(s.fd[0], buf, sizeof buf, 0), 3);
+  }
+  // On a greenlet too, and with_timeout's non-throwing form.
+  auto g = green::spawn([&] {
+    return green::with_timeout(10ms, [&] { return ::recv(s.fd[0], buf, sizeof buf, 0); });
+  });
+  EXPECT_FALSE(g.get().has_value());
+}
+
+TEST_F(HookedKill, NestedTimeoutsAroundHookedCallsFireInnermostFirst) {
+  green::Timeout outer(2s);
+  try {
+    green::Timeout inner(10ms);
+    ::sleep(5);
+    ADD_FAILURE() << "sleep returned";
+  } catch (const green::TimeoutError& e) {
+    EXPECT_FALSE(e.from(outer));
+  }
+  EXPECT_TRUE(outer.pending());
+  Pair p;
+  ASSERT_EQ(pipe(p.fd), 0);
+  try {
+    green::Timeout inner(5s);
+    green::Timeout shorter(10ms);  // an inner scope with the earlier deadline
+    pollfd fds{p.fd[0], POLLIN, 0};
+    ::poll(&fds, 1, -1);
+    ADD_FAILURE() << "poll returned";
+  } catch (const green::TimeoutError& e) {
+    EXPECT_FALSE(e.from(outer));
+  }
+}
+
+TEST_F(HookedKill, WithoutTheApiAHookedCallIsUnchanged) {
+  // A plain blocking call with no Timeout and no kill: returns as natively.
+  Pair p;
+  ASSERT_EQ(pipe(p.fd), 0);
+  auto w = green::spawn([&] {
+    green::sleep(5ms);
+    return ::write(p.fd[1], "x", 1);
+  });
+  char c = 0;
+  EXPECT_EQ(::read(p.fd[0], &c, 1), 1);
+  EXPECT_EQ(c, 'x');
+  EXPECT_EQ(w.get(), 1);
+  timespec ts{0, 1000000};
+  EXPECT_EQ(::nanosleep(&ts, nullptr), 0);
+  pollfd fds{p.fd[0], POLLIN, 0};
+  EXPECT_EQ(::poll(&fds, 1, 5), 0);
+}
