@@ -29,10 +29,12 @@ size_t libgreen_copies() {
 }
 
 void greenlets() {
-  auto g = green::spawn([](int x) {
-    green::sleep(5ms);
-    return x * 2;
-  }, 21);
+  auto g = green::spawn(
+      [](int x) {
+        green::sleep(5ms);
+        return x * 2;
+      },
+      21);
   std::printf("spawn/get: %d\n", g.get());
   auto failing = green::spawn([]() -> int { throw std::runtime_error("boom"); });
   failing.join();
