@@ -213,3 +213,19 @@ TEST_F(HookedKill, WithoutTheApiAHookedCallIsUnchanged) {
   pollfd fds{p.fd[0], POLLIN, 0};
   EXPECT_EQ(::poll(&fds, 1, 5), 0);
 }
+
+TEST_F(HookedKill, ALibuvWorkerGetsErrorFromTheApiAndRealCallsFromLibc) {
+  // Under libgreen.so the pool thread is native too: the API refuses it, and
+  // its own libc calls go straight to libc (a real 1 ms sleep).
+  auto work = green::threadpool::run([] {
+    std::string what;
+    try {
+      green::sleep(1ms);
+    } catch (const green::Error& e) {
+      what = e.what();
+    }
+    timespec ts{0, 1000000};
+    return what + (::nanosleep(&ts, nullptr) == 0 ? " / nanosleep 0" : " / nanosleep failed");
+  });
+  EXPECT_EQ(work.get(), "green::sleep: this thread has no hub and cannot get one / nanosleep 0");
+}
