@@ -10,6 +10,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 #include <green/green.hpp>
 #include <stdexcept>
 #include <string>
@@ -228,4 +231,60 @@ TEST_F(HookedKill, ALibuvWorkerGetsErrorFromTheApiAndRealCallsFromLibc) {
     return what + (::nanosleep(&ts, nullptr) == 0 ? " / nanosleep 0" : " / nanosleep failed");
   });
   EXPECT_EQ(work.get(), "green::sleep: this thread has no hub and cannot get one / nanosleep 0");
+}
+
+TEST_F(HookedKill, KillAndTimeoutInStdConditionVariableWaitsWithTheMutexHeld) {
+  std::mutex m;
+  std::condition_variable cv;
+  bool flag = false;
+  bool held = false;
+  EXPECT_EQ(killed_in([&] {
+              std::unique_lock<std::mutex> l(m);
+              try {
+                cv.wait(l, [&] { return flag; });
+              } catch (...) {
+                held = l.owns_lock();  // pthread_cond_wait took it again first
+                throw;
+              }
+            }),
+            "GreenletExit");
+  EXPECT_TRUE(held);
+  std::unique_lock<std::mutex> l(m);
+  EXPECT_THROW(
+      {
+        green::Timeout t(10ms);
+        cv.wait_for(l, 10s);
+      },
+      green::TimeoutError);
+  EXPECT_TRUE(l.owns_lock());
+  EXPECT_EQ(killed_in([] { std::this_thread::sleep_for(10s); }), "GreenletExit");
+}
+
+TEST_F(HookedKill, AKillWhileTheVictimIsAboutToParkAgainStillWakesIt) {
+  // Two readers of one pipe: one byte wakes them, the first takes it and
+  // kills the other, which may be ready (about to find nothing and park
+  // again) rather than parked: it is looked at again until it parks.
+  Pair p;
+  ASSERT_EQ(pipe(p.fd), 0);
+  std::string seen;
+  auto victim = green::spawn([&] {
+    char c;
+    try {
+      (void)::read(p.fd[0], &c, 1);
+      seen = "returned";
+    } catch (const green::GreenletExit&) {
+      seen = "GreenletExit";
+    }
+  });
+  auto taker = green::spawn([&] {
+    green::sleep(1ms);  // the victim parks first
+    char c;
+    EXPECT_EQ(::read(p.fd[0], &c, 1), 1);
+    victim.kill(nullptr, false);
+  });
+  green::sleep(5ms);
+  ASSERT_EQ(::write(p.fd[1], "x", 1), 1);
+  taker.join();
+  EXPECT_TRUE(victim.join(10s));
+  EXPECT_EQ(seen, "GreenletExit");
 }
