@@ -4,12 +4,14 @@
 // itself, so ::recv, ::read, ::sleep, ::poll... are the hooks.
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <sched.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -287,4 +289,22 @@ TEST_F(HookedKill, AKillWhileTheVictimIsAboutToParkAgainStillWakesIt) {
   taker.join();
   EXPECT_TRUE(victim.join(10s));
   EXPECT_EQ(seen, "GreenletExit");
+}
+
+TEST_F(HookedKill, KillDuringSystemEndsTheShellAndRestoresSignals) {
+  // As glibc's cancellation of system(): the shell is killed and reaped, the
+  // caller's SIGINT, SIGQUIT and mask are as before.
+  EXPECT_EQ(killed_in([] { (void)std::system("exec sleep 30"); }), "GreenletExit");
+  struct sigaction sa;
+  ASSERT_EQ(sigaction(SIGINT, nullptr, &sa), 0);
+  EXPECT_EQ(sa.sa_handler, SIG_DFL);
+  sigset_t mask;
+  ASSERT_EQ(sigprocmask(SIG_BLOCK, nullptr, &mask), 0);
+  EXPECT_FALSE(sigismember(&mask, SIGCHLD));
+  EXPECT_THROW(
+      {
+        green::Timeout t(20ms);
+        (void)std::system("exec sleep 30");
+      },
+      green::TimeoutError);
 }
