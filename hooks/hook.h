@@ -74,14 +74,14 @@ inline bool poll_ready(int fd, short events) {
 // pthread_cancel is acted on when the call begins, and when a cancel woke
 // the call (which then reports ECANCELED, or for pthread calls returns it).
 // Acting means the thread exits with PTHREAD_CANCELED, its stack unwinding.
-// The C++ API's kill and green::Timeout act at the same two moments
+// The C++ API's kill and green::Timeout end the call's park the same way
 // (hub/api_interrupt.h): their exception is thrown out of the hooked call.
 class CancelPoint {
  public:
   explicit CancelPoint(GreenThread* self) : t_(self), call_(self) {
     if (!t_) return;
     cancellation_point();
-    if (t_->in_cancel_point == 0 && api_armed()) api_call_begins(t_);  // may throw
+    if (t_->in_cancel_point == 0 && api_armed()) api_call_begins(t_);
     t_->in_cancel_point++;
   }
   ~CancelPoint() {

@@ -5,7 +5,9 @@
 // it (WakeReason::kCancel, so io_retry and the other waits return
 // ECANCELED to their CancelPoint), and CancelPoint then throws the kill's
 // exception or the Timeout's TimeoutError out of the hooked call, into the
-// caller's code. A thread that never used the API pays one relaxed load per
+// caller's code. Only a call that parks is interrupted: one that can return
+// at once (a write with room, a read with data) does, and the kill waits for
+// the next blocking point. A thread that never used the API pays one relaxed load per
 // such call.
 #pragma once
 #include <atomic>
@@ -21,9 +23,9 @@ inline bool api_armed() {
   return g_api_armed.load(std::memory_order_relaxed) != 0;
 }
 
-// The outermost cancellation point of t begins: throws a pending kill or a
-// Timeout whose deadline has passed; otherwise arranges for t to be woken
-// (kCancel) when its earliest Timeout's deadline passes.
+// The outermost cancellation point of t begins: arranges for t to be woken
+// (kCancel) if it parks with a kill pending, or when its earliest Timeout's
+// deadline passes. A call that returns without parking throws nothing.
 void api_call_begins(GreenThread* t);
 // It ends (returns or throws): that wake-up is no longer wanted.
 void api_call_ends(GreenThread* t);

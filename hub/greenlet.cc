@@ -412,8 +412,9 @@ std::shared_ptr<GreenletCore> current_core() {
 void api_call_begins(GreenThread* t) {
   detail::ApiThread* rec = detail::find(t);
   if (!rec) return;
-  detail::deliver(rec);
-  if (Timeout* e = detail::earliest(rec))
+  if (rec->kill || detail::passed(rec))
+    detail::start_wake(t, rec, 0);  // thrown if the call parks; a call that need not, returns
+  else if (Timeout* e = detail::earliest(rec))
     detail::start_wake(t, rec, detail::TimeoutAccess::deadline(e));
 }
 

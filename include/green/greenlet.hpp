@@ -13,13 +13,13 @@
 // (green::sleep, join, Event::wait, Queue::get, ...), or before it starts.
 // A blocking libc call made through libgreen's hooks that is a cancellation
 // point (read, recv, send, accept, poll, sleep, nanosleep, waitpid,
-// pthread_join, ...) is a blocking point too: e is thrown out of the call
-// (when it begins, or while it is parked) into the greenlet's code. The
-// call has done nothing then; one that already moved bytes returns their
-// count and e waits for the next blocking point. C frames between (a C
-// library calling the hook) are unwound without cleanups, as by
-// pthread_cancel. Calls that are not cancellation points (a mutex lock,
-// flock, getaddrinfo) finish first.
+// pthread_join, ...) is a blocking point too when it parks: e is thrown out
+// of the call into the greenlet's code. A call that need not park returns
+// as usual. One that throws has done nothing (one that already moved bytes
+// returns their count, and e waits for the next blocking point). C frames
+// between (a C library calling the hook) are unwound as by pthread_cancel.
+// Calls that are not cancellation points (a mutex lock, flock,
+// getaddrinfo) finish first.
 //
 // Unlike gevent, a greenlet that died of GreenletExit is not successful():
 // it has no value; get() rethrows the GreenletExit. It is never reported.

@@ -20,7 +20,7 @@
 // A blocking libc call made through libgreen's hooks that is a cancellation
 // point (read, recv, accept, poll, sleep, ...) is bounded too: TimeoutError
 // is thrown out of it when the deadline passes while it is parked (or has
-// passed when it begins), as for kill (green/greenlet.hpp).
+// passed when it parks), as for kill (green/greenlet.hpp).
 #pragma once
 #include <optional>
 #include <type_traits>

@@ -132,25 +132,51 @@ TEST_F(HookedKill, KillDuringAccept) {
   close(l);
 }
 
-TEST_F(HookedKill, AKillPendingBeforeTheCallIsThrownWhenItBegins) {
+TEST_F(HookedKill, AKillPendingWhenACallBeginsIsThrownOnlyIfTheCallWouldBlock) {
   Pair p;
   ASSERT_EQ(pipe(p.fd), 0);
   std::string seen;
   auto g = green::spawn([&] {
     ::sched_yield();  // a hook, not a blocking point of the API: it comes back ready
+    seen += ::write(p.fd[1], "x", 1) == 1 ? "wrote " : "write failed ";  // room: no wait
+    char c;
+    seen += ::read(p.fd[0], &c, 1) == 1 ? "read " : "read failed ";  // data: no wait
     try {
-      char c;
-      (void)::read(p.fd[0], &c, 1);
-      seen = "returned";
+      (void)::read(p.fd[0], &c, 1);  // would block: the kill is thrown
+      seen += "returned";
     } catch (const green::GreenletExit&) {
-      seen = "GreenletExit";
+      seen += "GreenletExit";
       throw;
     }
   });
   green::yield();          // g runs up to its sched_yield
   g.kill(nullptr, false);  // g is ready, in no call: the kill waits for it
   EXPECT_TRUE(g.join(5s));
-  EXPECT_EQ(seen, "GreenletExit");  // thrown as the read began: it never parked
+  EXPECT_EQ(seen, "wrote read GreenletExit");
+}
+
+TEST_F(HookedKill, APassedTimeoutFiresAtTheFirstHookedCallThatWouldBlock) {
+  Pair p;
+  ASSERT_EQ(pipe(p.fd), 0);
+  green::Timeout t(1ms);
+  // Computing past the deadline (reading the clock is no blocking point),
+  // then calls that need not wait: nothing fires.
+  int64_t start = green::detail::now_ns();
+  while (green::detail::now_ns() - start < 3000000) {
+  }
+  EXPECT_EQ(::write(p.fd[1], "x", 1), 1);
+  char c;
+  EXPECT_EQ(::read(p.fd[0], &c, 1), 1);
+  EXPECT_TRUE(t.pending());
+  bool fired = false;
+  try {
+    timespec ts{5, 0};
+    ::nanosleep(&ts, nullptr);  // parks: TimeoutError at once
+  } catch (const green::TimeoutError& e) {
+    fired = e.from(t);
+  }
+  EXPECT_TRUE(fired);
+  EXPECT_TRUE(t.expired());
 }
 
 TEST_F(HookedKill, TimeoutAroundRecvThrowsTimeoutErrorOutOfRecv) {
