@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cerrno>
 
+#include "hub/api_interrupt.h"
 #include "hub/fd_table.h"
 #include "hub/hub.h"
 #include "hub/pool.h"
@@ -73,15 +74,18 @@ inline bool poll_ready(int fd, short events) {
 // pthread_cancel is acted on when the call begins, and when a cancel woke
 // the call (which then reports ECANCELED, or for pthread calls returns it).
 // Acting means the thread exits with PTHREAD_CANCELED, its stack unwinding.
+// The C++ API's kill and green::Timeout end the call's park the same way
+// (hub/api_interrupt.h): their exception is thrown out of the hooked call.
 class CancelPoint {
  public:
   explicit CancelPoint(GreenThread* self) : t_(self), call_(self) {
     if (!t_) return;
     cancellation_point();
+    if (t_->in_cancel_point == 0 && api_armed()) api_call_begins(t_);
     t_->in_cancel_point++;
   }
   ~CancelPoint() {
-    if (t_) t_->in_cancel_point--;
+    if (t_) leave(t_);
   }
   CancelPoint(const CancelPoint&) = delete;
   CancelPoint& operator=(const CancelPoint&) = delete;
@@ -96,13 +100,17 @@ class CancelPoint {
     return err;
   }
   void act() {
-    t_->in_cancel_point--;
     GreenThread* t = t_;
     t_ = nullptr;
+    leave(t);
     if (t->cancel_pending) cancellation_point();
+    if (api_armed()) api_interrupt(t);
   }
 
  private:
+  static void leave(GreenThread* t) {
+    if (--t->in_cancel_point == 0 && api_armed()) api_call_ends(t);
+  }
   GreenThread* t_;
   BlockingCall call_;  // every cancellation point is a blocking call
 };

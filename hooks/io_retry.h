@@ -66,8 +66,8 @@ ssize_t io_retry(const IoCall& c, Attempt&& attempt) {
         if (c.restartable && tls.current->signal_restart) continue;
         errno = EINTR;
         return -1;
-      case WakeReason::kCancel:
-        errno = ECANCELED;  // CancelPoint::done acts on it
+      case WakeReason::kCancel:  // pthread_cancel, or the C++ API's kill or Timeout
+        errno = ECANCELED;       // CancelPoint::done acts on it (exits, or throws)
         return -1;
       default:
         continue;

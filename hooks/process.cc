@@ -149,7 +149,16 @@ extern "C" int system(const char* command) {
   int err = posix_spawn(&pid, "/bin/sh", nullptr, &attr, const_cast<char**>(argv), environ);
   posix_spawnattr_destroy(&attr);
   if (err == 0) {
-    while (green_wait4(pid, &status, 0, nullptr) < 0 && errno == EINTR) {
+    try {
+      while (green_wait4(pid, &status, 0, nullptr) < 0 && errno == EINTR) {
+      }
+    } catch (...) {        // cancelled, or a kill or Timeout of the C++ API: as glibc's
+      kill(pid, SIGKILL);  // cancellation handler, the shell goes and is reaped
+      REAL(waitpid)(pid, &status, 0);
+      sigaction(SIGINT, &old_int, nullptr);
+      sigaction(SIGQUIT, &old_quit, nullptr);
+      sigprocmask(SIG_SETMASK, &old_mask, nullptr);
+      throw;
     }
   } else {
     status = 127 << 8;  // as glibc: the shell could not be run

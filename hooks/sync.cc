@@ -168,7 +168,7 @@ int cond_wait_until(pthread_cond_t* c, pthread_mutex_t* m, Deadline deadline) {
   GreenThread* self = hook_self();
   CancelPoint cp(self);
   int r = cond_wait(as_cond(c), as_mutex(m), deadline);
-  if (self && self->cancel_pending) cp.act();
+  if (self && (self->cancel_pending || api_armed())) cp.act();  // a kill or Timeout too
   return r;
 }
 

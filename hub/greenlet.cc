@@ -17,12 +17,16 @@
 #include <unordered_map>
 
 #include "hub/api_block.h"
+#include "hub/api_interrupt.h"
 #include "hub/hub.h"
 #include "hub/pool.h"
 #include "hub/spin_lock.h"
 #include "hub/stack.h"
 
 namespace green {
+
+std::atomic<int64_t> g_api_armed{0};
+
 namespace detail {
 
 // The API's view of one green thread.
@@ -31,6 +35,9 @@ struct ApiThread {
   Timeout* timeouts = nullptr;       // innermost first
   std::exception_ptr kill;           // not delivered yet
   bool waiting = false;              // parked in wait(): a kill wakes it
+  // Wakes the thread out of a hooked blocking call (hub/api_interrupt.h);
+  // made on first use, closed with the record.
+  uv_timer_t* wake = nullptr;
 };
 
 struct TimeoutAccess {
@@ -47,14 +54,14 @@ namespace {
 SpinLock g_lock;
 auto* g_records = new std::unordered_map<GreenThread*, ApiThread>;  // never freed: used at exit
 std::atomic<uint64_t> g_next_id{0};
-// Pending kills plus live Timeouts, in every hub: while there are none, a
-// blocking point that does not wait (yield) need not look anything up.
-std::atomic<int64_t> g_armed{0};
+// g_api_armed: pending kills plus live Timeouts, in every hub: while there
+// are none, a blocking point that does not wait (yield) and a hooked call
+// need not look anything up.
 void arm() {
-  g_armed.fetch_add(1, std::memory_order_relaxed);
+  g_api_armed.fetch_add(1, std::memory_order_relaxed);
 }
 void disarm() {
-  g_armed.fetch_sub(1, std::memory_order_relaxed);
+  g_api_armed.fetch_sub(1, std::memory_order_relaxed);
 }
 
 ApiThread* find(GreenThread* t) {
@@ -72,12 +79,23 @@ ApiThread& ensure(GreenThread* t) {
   return rec;
 }
 
+void close_wake(uv_timer_t* timer) {
+  RuntimeScope runtime;
+  uv_close(reinterpret_cast<uv_handle_t*>(timer),
+           [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+}
+
 void erase(GreenThread* t) {
+  uv_timer_t* wake = nullptr;
   g_lock.lock();
   auto it = g_records->find(t);
-  if (it != g_records->end() && it->second.kill) disarm();
-  g_records->erase(t);
+  if (it != g_records->end()) {
+    if (it->second.kill) disarm();
+    wake = it->second.wake;
+    g_records->erase(it);
+  }
   g_lock.unlock();
+  if (wake) close_wake(wake);
 }
 
 void drop_if_idle(GreenThread* t, ApiThread* rec) {
@@ -127,6 +145,41 @@ void deliver(ApiThread* rec) {
     TimeoutAccess::fire(t);
     throw TimeoutError(t);
   }
+}
+
+// Wakes t out of the hooked blocking call it is parked in, as pthread_cancel
+// does: the call returns ECANCELED to its CancelPoint, which throws. A t that
+// is ready (woken, about to look again and maybe park again) is looked at
+// once more after a millisecond.
+void wake_timer_fired(uv_timer_t* timer);
+
+void start_wake(GreenThread* t, ApiThread* rec, int64_t at_ns) {
+  RuntimeScope runtime;
+  if (!rec->wake) {
+    rec->wake = new uv_timer_t;
+    uv_timer_init(&t->hub->loop, rec->wake);
+    rec->wake->data = t;
+  }
+  int64_t left = at_ns - monotonic_ns();
+  uint64_t ms = left <= 0 ? 0 : uint64_t((left + 999999) / 1000000);
+  uv_timer_start(rec->wake, wake_timer_fired, ms, 0);
+}
+
+void interrupt_call(GreenThread* t, ApiThread* rec) {
+  if (t->state == RunState::kParked)
+    unpark(t, WakeReason::kCancel);
+  else
+    start_wake(t, rec, monotonic_ns() + 1000000);
+}
+
+void wake_timer_fired(uv_timer_t* timer) {
+  auto* t = static_cast<GreenThread*>(timer->data);
+  ApiThread* rec = find(t);
+  if (!rec || t->in_cancel_point == 0) return;  // the call is over
+  if (rec->kill || passed(rec))
+    interrupt_call(t, rec);
+  else if (Timeout* e = earliest(rec))  // libuv's clock is a little behind
+    start_wake(t, rec, TimeoutAccess::deadline(e));
 }
 
 void report_exception(const std::string& prefix, std::exception_ptr e) {
@@ -276,7 +329,7 @@ bool wait(WaitList& list, WaitNode& node, int64_t deadline, const char* what) {
 
 void checkpoint(const char* what) {
   GreenThread* self = self_thread(what);
-  if (g_armed.load(std::memory_order_relaxed) != 0) deliver(find(self));
+  if (api_armed()) deliver(find(self));
 }
 
 void* self(const char* what) {
@@ -285,6 +338,7 @@ void* self(const char* what) {
 
 void report(const std::string& text) {
   std::string line = "libgreen: " + text + "\n";
+  RuntimeScope runtime;  // straight to libc: never a blocking point of the hooks
   ssize_t n = ::write(STDERR_FILENO, line.data(), line.size());
   (void)n;
 }
@@ -333,7 +387,10 @@ bool kill(GreenletCore& core, std::exception_ptr e, bool block, Duration timeout
   if (rec && !rec->kill) {
     rec->kill = std::move(e);
     arm();
-    if (rec->waiting) unpark(victim, WakeReason::kExplicit);
+    if (rec->waiting)
+      unpark(victim, WakeReason::kExplicit);
+    else if (victim->in_cancel_point)
+      interrupt_call(victim, rec);  // parked in a hooked blocking call
   }
   return block ? join(core, timeout, what) : core.done;
 }
@@ -351,6 +408,27 @@ std::shared_ptr<GreenletCore> current_core() {
 }
 
 }  // namespace detail
+
+void api_call_begins(GreenThread* t) {
+  detail::ApiThread* rec = detail::find(t);
+  if (!rec) return;
+  if (rec->kill || detail::passed(rec))
+    detail::start_wake(t, rec, 0);  // thrown if the call parks; a call that need not, returns
+  else if (Timeout* e = detail::earliest(rec))
+    detail::start_wake(t, rec, detail::TimeoutAccess::deadline(e));
+}
+
+void api_call_ends(GreenThread* t) {
+  detail::ApiThread* rec = detail::find(t);
+  if (rec && rec->wake) {
+    RuntimeScope runtime;
+    uv_timer_stop(rec->wake);
+  }
+}
+
+void api_interrupt(GreenThread* t) {
+  detail::deliver(detail::find(t));
+}
 
 ApiBlock::ApiBlock(const char* what, Deadline deadline) : deadline_(deadline), until_(deadline) {
   self_ = detail::self_thread(what);

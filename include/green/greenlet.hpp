@@ -11,8 +11,15 @@
 //
 // kill(e) is delivered at the victim's next blocking point of this API
 // (green::sleep, join, Event::wait, Queue::get, ...), or before it starts.
-// It is not delivered inside a blocking libc call made through the preload's
-// hooks: there it waits for the next API call.
+// A blocking libc call made through libgreen's hooks that is a cancellation
+// point (read, recv, send, accept, poll, sleep, nanosleep, waitpid,
+// pthread_join, ...) is a blocking point too when it parks: e is thrown out
+// of the call into the greenlet's code. A call that need not park returns
+// as usual. One that throws has done nothing (one that already moved bytes
+// returns their count, and e waits for the next blocking point). C frames
+// between (a C library calling the hook) are unwound as by pthread_cancel.
+// Calls that are not cancellation points (a mutex lock, flock,
+// getaddrinfo) finish first.
 //
 // Unlike gevent, a greenlet that died of GreenletExit is not successful():
 // it has no value; get() rethrows the GreenletExit. It is never reported.

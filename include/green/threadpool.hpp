@@ -27,6 +27,7 @@ requires std::invocable<std::decay_t<F>, std::decay_t<Args>...> Greenlet<SpawnRe
 run(F&& f, Args&&... args) {
   using R = SpawnResult<F, Args...>;
   green::detail::check_callable(f, "green::threadpool::run");
+  green::detail::self("green::threadpool::run");  // the error names this call, not spawn
   return green::spawn(
       [](std::decay_t<F> fn, std::decay_t<Args>... a) -> R {
         struct Job {

@@ -17,8 +17,10 @@
 // result as an optional: empty when its own timeout fired (the TimeoutError
 // is caught there; an outer one's passes through).
 //
-// A Timeout does not cut short a blocking libc call made through the
-// preload's hooks: it fires at the next API call.
+// A blocking libc call made through libgreen's hooks that is a cancellation
+// point (read, recv, accept, poll, sleep, ...) is bounded too: TimeoutError
+// is thrown out of it when the deadline passes while it is parked (or has
+// passed when it parks), as for kill (green/greenlet.hpp).
 #pragma once
 #include <optional>
 #include <type_traits>
