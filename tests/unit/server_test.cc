@@ -284,3 +284,37 @@ TEST_F(Server, DatagramServerAnswersEachDatagram) {
   server.stop(1s);
   EXPECT_EQ(server.handlers(), 0u);
 }
+
+TEST_F(Server, DatagramServerStopKillsAHandlerStillRunning) {
+  bool killed = false;
+  green::DatagramServer server(kAnyPort, [&](std::string_view, const green::Address&) {
+    try {
+      green::sleep(10s);
+    } catch (const green::GreenletExit&) {
+      killed = true;
+      throw;
+    }
+  });
+  server.start();
+  green::Socket client(AF_INET, SOCK_DGRAM);
+  client.sendto("sleep", server.address());
+  for (int i = 0; i < 1000 && server.handlers() == 0; i++) green::sleep(1ms);
+  ASSERT_EQ(server.handlers(), 1u);
+  server.stop(10ms);
+  EXPECT_TRUE(killed);
+  EXPECT_EQ(server.handlers(), 0u);
+}
+
+TEST_F(Server, ServesOnIpv6Loopback) {
+  green::StreamServer server(green::Address("::1", 0), echo_lines);
+  try {
+    server.start();
+  } catch (const std::system_error& e) {
+    GTEST_SKIP() << "no IPv6 loopback here: " << e.what();
+  }
+  EXPECT_EQ(server.address().family(), AF_INET6);
+  green::Socket c = green::create_connection("::1", server.address().port(), 5s);
+  c.sendall("six\n");
+  EXPECT_EQ(c.readline(), "six\n");
+  server.stop(0s);
+}

@@ -173,6 +173,27 @@ TEST_F(Socket, TimeoutsPerCallAndPerSocket) {
   }
 }
 
+TEST_F(Socket, AcceptAndConnectHaveTimeoutsToo) {
+  green::Socket l = listener();
+  EXPECT_THROW(l.accept(nullptr, 5ms), green::SocketTimeout);
+  {
+    green::Timeout t(5ms);
+    EXPECT_THROW(l.accept(), green::TimeoutError);
+  }
+  green::Socket c(AF_INET, SOCK_STREAM);
+  c.connect(l.local_address(), 5s);  // the backlog takes it at once
+  EXPECT_EQ(l.accept(nullptr, 5s).peer_address(), c.local_address());
+}
+
+TEST_F(Socket, ShutdownEndsABlockedRecv) {
+  auto [client, server] = connected_pair();
+  auto reader = green::spawn([s = &server] { return s->recv(10); });
+  green::sleep(2ms);
+  EXPECT_FALSE(reader.ready());
+  server.shutdown(SHUT_RD);
+  EXPECT_EQ(reader.get(), "");  // end of file
+}
+
 TEST_F(Socket, KillReachesAGreenletBlockedInRecv) {
   auto [client, server] = connected_pair();
   bool unwound = false;
