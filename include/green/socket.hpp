@@ -6,12 +6,13 @@
 //   std::string status = s.readline();  // "HTTP/1.0 200 OK\r\n"
 //
 // Every call that waits (connect, accept, recv, recvfrom, send, sendall,
-// readline, read) is a blocking point of the API: a kill() or a green::Timeout
-// reaches it. Each also has a timeout of its own: the last argument, or when
-// it is not given the socket's (set_timeout; none at first). A call that
-// passes it throws green::SocketTimeout (a std::system_error, ETIMEDOUT); a
-// zero timeout tries once. readline, read and sendall count their timeout
-// over the whole call, not per system call.
+// readline, read) is a blocking point of the API once it has to wait: a
+// kill() or a green::Timeout reaches it then (a call the kernel can complete
+// at once just completes, as in gevent). Each also has a timeout of its own:
+// the last argument, or when it is not given the socket's (set_timeout; none
+// at first). A call that passes it throws green::SocketTimeout (a
+// std::system_error, ETIMEDOUT); a zero timeout tries once. readline, read
+// and sendall count their timeout over the whole call, not per system call.
 //
 // Errors are std::system_error with the native errno as the code value, and
 // the call's name. Another green thread closing the socket wakes a call
@@ -22,8 +23,9 @@
 // bytes readline has read past the line are what the next recv returns.
 // Nothing read is lost when a call is interrupted (timeout, kill).
 //
-// The descriptor is non-blocking (O_NONBLOCK) for its whole life. A Socket
-// belongs to its hub's OS thread, like every API object.
+// The descriptor is non-blocking (O_NONBLOCK) for its whole life. Its system
+// calls bypass the preload's hooks: it behaves the same with and without the
+// preload. A Socket belongs to its hub's OS thread, like every API object.
 #pragma once
 #include <netinet/in.h>
 #include <sys/socket.h>
