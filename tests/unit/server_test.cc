@@ -156,6 +156,11 @@ TEST_F(Server, AHandlerMayStopItsOwnServer) {
 }
 
 TEST_F(Server, BacksOffOnEmfileAndKeepsServing) {
+#ifdef __SANITIZE_ADDRESS__
+  // UBSan's vptr check tells readable memory by writing it into a pipe: with
+  // no descriptor to be had it reports every exception object as invalid.
+  GTEST_SKIP() << "the sanitizers' runtime needs descriptors of its own";
+#endif
   green::StreamServer server(kAnyPort, echo_lines);
   server.start();
   std::vector<green::Socket> clients;
