@@ -19,12 +19,12 @@ std::string strip(const std::string& s) {
   return begin == std::string::npos ? "" : s.substr(begin, end - begin + 1);
 }
 
-// Asks until the user gives a name nobody has; throws if the user leaves first.
+// Asks until the user gives a name nobody has; "" if the user leaves first.
 std::string read_name(green::Socket& sock) {
   for (;;) {
     sock.sendall("Please enter your name: ");
     std::string line = sock.readline();
-    if (line.empty()) throw green::GreenletExit();
+    if (line.empty()) return "";
     std::string name = strip(line);
     if (name.empty()) continue;
     if (!users.count(name)) return name;
@@ -34,6 +34,7 @@ std::string read_name(green::Socket& sock) {
 
 void handle(green::Socket& sock, const green::Address& peer) {
   std::string name = read_name(sock);
+  if (name.empty()) return;
   broadcast("## " + name + " joined from " + peer.host() + "\r\n");
   green::Queue<std::string> queue;
   users[name] = &queue;
