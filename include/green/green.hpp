@@ -7,6 +7,8 @@
 //   Timeout, with_timeout green/event.hpp    Event, AsyncResult<T> green/semaphore.hpp Semaphore,
 //   BoundedSemaphore, RLock green/queue.hpp    Queue, LifoQueue, PriorityQueue, JoinableQueue,
 //   Channel green/pool.hpp     Group, Pool
+//   green/socket.hpp   Address, Socket, resolve, create_connection
+//   green/server.hpp   StreamServer, DatagramServer
 #pragma once
 #include "green/core.hpp"
 #include "green/event.hpp"
@@ -15,5 +17,7 @@
 #include "green/pool.hpp"
 #include "green/queue.hpp"
 #include "green/semaphore.hpp"
+#include "green/server.hpp"
+#include "green/socket.hpp"
 #include "green/threadpool.hpp"
 #include "green/timeout.hpp"
