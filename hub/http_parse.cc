@@ -2,6 +2,8 @@
 // paused at its end so that what follows stays in the caller's buffer.
 #include "hub/http_parse.h"
 
+#include <strings.h>
+
 #include <utility>
 
 namespace green::http::detail {
@@ -67,6 +69,7 @@ void MessageParser::finish() {
 
 void MessageParser::reset() {
   size_ = 0;
+  continue_ = false;
   state_ = State::kIncomplete;
   error_ = "";
   in_value_ = false;
@@ -131,6 +134,9 @@ int MessageParser::on_headers_complete(http_parser* p) {
     m->state_ = State::kTooLarge;
     return -1;
   }
+  const std::string* expect = find_header(m->headers_, "Expect");
+  m->continue_ = p->type == HTTP_REQUEST && expect && strcasecmp(expect->c_str(), "100-continue") == 0 &&
+                 ((p->flags & F_CHUNKED) || ((p->flags & F_CONTENTLENGTH) && p->content_length > 0));
   return 0;
 }
 

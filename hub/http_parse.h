@@ -37,6 +37,13 @@ class MessageParser {
   const char* error() const { return error_; }
   bool started() const { return size_ > 0; }  // some of a message has arrived
   bool keep_alive() const { return keep_alive_; }
+  // True once per request that sent "Expect: 100-continue" and has a body
+  // still to come: the server answers "100 Continue" so that it is sent.
+  bool take_continue() {
+    bool c = continue_;
+    continue_ = false;
+    return c;
+  }
 
   // The finished message; the parser is then ready for the next one.
   Request take_request();
@@ -60,6 +67,7 @@ class MessageParser {
   const char* error_ = "";
   bool in_value_ = false;  // the last header callback was for a value
   bool keep_alive_ = true;
+  bool continue_ = false;
   std::string target_;
   Headers headers_;
   std::string body_;

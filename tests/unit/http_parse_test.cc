@@ -217,6 +217,21 @@ TEST(HttpParse, FinishBeforeAnyByteIsNotAMessage) {
   EXPECT_FALSE(p.started());
 }
 
+TEST(HttpParse, ExpectContinueOncePerRequestWithABody) {
+  MessageParser p(true, 1 << 20);
+  std::string head = "POST / HTTP/1.1\r\nExpect: 100-Continue\r\nContent-Length: 2\r\n\r\n";
+  p.feed(head.data(), head.size());
+  EXPECT_EQ(p.state(), State::kIncomplete);
+  EXPECT_TRUE(p.take_continue());
+  EXPECT_FALSE(p.take_continue());
+  p.feed("ok", 2);
+  ASSERT_EQ(p.state(), State::kDone);
+  EXPECT_EQ(p.take_request().body, "ok");
+  std::string get = "GET / HTTP/1.1\r\nExpect: 100-continue\r\n\r\n";
+  p.feed(get.data(), get.size());
+  EXPECT_FALSE(p.take_continue()) << "no body: nothing to ask for";
+}
+
 TEST(HttpWrite, ResponseHeadWithLength) {
   http::Response r{201, {{"X-A", "1"}, {"Content-Length", "999"}}, "body"};
   std::string out;
