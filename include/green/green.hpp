@@ -7,6 +7,7 @@
 //   Timeout, with_timeout green/event.hpp    Event, AsyncResult<T> green/semaphore.hpp Semaphore,
 //   BoundedSemaphore, RLock green/queue.hpp    Queue, LifoQueue, PriorityQueue, JoinableQueue,
 //   Channel green/pool.hpp     Group, Pool
+//   green/socket.hpp   Address, Socket, resolve, create_connection
 #pragma once
 #include "green/core.hpp"
 #include "green/event.hpp"
@@ -15,5 +16,6 @@
 #include "green/pool.hpp"
 #include "green/queue.hpp"
 #include "green/semaphore.hpp"
+#include "green/socket.hpp"
 #include "green/threadpool.hpp"
 #include "green/timeout.hpp"
