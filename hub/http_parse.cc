@@ -135,8 +135,9 @@ int MessageParser::on_headers_complete(http_parser* p) {
     return -1;
   }
   const std::string* expect = find_header(m->headers_, "Expect");
-  m->continue_ = p->type == HTTP_REQUEST && expect && strcasecmp(expect->c_str(), "100-continue") == 0 &&
-                 ((p->flags & F_CHUNKED) || ((p->flags & F_CONTENTLENGTH) && p->content_length > 0));
+  m->continue_ =
+      p->type == HTTP_REQUEST && expect && strcasecmp(expect->c_str(), "100-continue") == 0 &&
+      ((p->flags & F_CHUNKED) || ((p->flags & F_CONTENTLENGTH) && p->content_length > 0));
   return 0;
 }
 

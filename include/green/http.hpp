@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "green/core.hpp"
+#include "green/socket.hpp"
 
 namespace green::http {
 
