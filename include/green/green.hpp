@@ -8,6 +8,7 @@
 //   BoundedSemaphore, RLock green/queue.hpp    Queue, LifoQueue, PriorityQueue, JoinableQueue,
 //   Channel green/pool.hpp     Group, Pool
 //   green/socket.hpp   Address, Socket, resolve, create_connection
+//   green/server.hpp   StreamServer, DatagramServer
 #pragma once
 #include "green/core.hpp"
 #include "green/event.hpp"
@@ -16,6 +17,7 @@
 #include "green/pool.hpp"
 #include "green/queue.hpp"
 #include "green/semaphore.hpp"
+#include "green/server.hpp"
 #include "green/socket.hpp"
 #include "green/threadpool.hpp"
 #include "green/timeout.hpp"
