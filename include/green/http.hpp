@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "green/core.hpp"
+#include "green/server.hpp"
 #include "green/socket.hpp"
 
 namespace green::http {
@@ -48,6 +49,7 @@ struct Request {
   Headers headers;
   std::string body;          // de-chunked
   bool keep_alive = true;    // what the request asks for (version, Connection)
+  Address peer;              // the client's address (the server's side)
   std::string path() const;  // target up to '?'
   const std::string* header(std::string_view name) const { return find_header(headers, name); }
 };
@@ -74,6 +76,25 @@ struct ServerOptions {
   size_t max_request_size = 1 << 20;  // request line + headers + body, as received
   // A keep-alive connection idle (or a request arriving) this long is closed.
   Duration idle_timeout = std::chrono::seconds(60);
+};
+
+// The server: a StreamServer whose connections speak HTTP/1.1. start(),
+// serve_forever(), stop(timeout), address() and the rest are StreamServer's:
+// stop(timeout) waits that long for every connection, idle keep-alive ones
+// included, then kills what is left.
+// Bad input: an empty handler, a max_request_size of 0 or a negative
+// idle_timeout throws std::invalid_argument naming it.
+class Server : public StreamServer {
+ public:
+  using Handler = http::Handler;  // not StreamServer's
+  Server(Address address, Handler handler, ServerOptions options = {});
+  ~Server() override;  // stops it (zero timeout) before the handler goes
+  const ServerOptions& options() const { return options_; }
+
+ private:
+  void serve_connection(Socket& connection, const Address& peer);
+  Handler handler_;
+  ServerOptions options_;
 };
 
 // The client's answer: status, headers and the whole (de-chunked) body.
