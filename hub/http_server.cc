@@ -101,10 +101,17 @@ bool send_chunks(Socket& s, Response& r, const Request& req, bool chunked) {
   return true;
 }
 
-// Writes the answer to req; returns whether the connection goes on.
-bool respond(Socket& s, const Handler& handler, const Request& req) {
+// Writes the answer to req (out: the connection's buffer, reused); returns
+// whether the connection goes on.
+bool respond(Socket& s, const Handler& handler, const Request& req, std::string& out) {
   bool failed = false;
   Response r = call(handler, req, &failed);
+  if (r.status < 100 || r.status > 999) {
+    green::detail::report("green::http::Server: the handler answered " + req.method + " " +
+                          req.target + " with status " + std::to_string(r.status));
+    r = Response(500, {{"Content-Type", "text/plain"}}, "Internal Server Error\n");
+    failed = true;
+  }
   bool keep_alive = req.keep_alive && !failed;
   Framing framing = Framing::kLength;
   size_t length = r.body.size();
@@ -115,8 +122,7 @@ bool respond(Socket& s, const Handler& handler, const Request& req) {
     framing = req.http_minor >= 1 ? Framing::kChunked : Framing::kClose;
     if (framing == Framing::kClose) keep_alive = false;
   }
-  std::string out;
-  out.reserve(256 + (framing == Framing::kNone ? 0 : r.body.size()));
+  out.clear();
   detail::append_response_head(out, r, req.http_minor, keep_alive, framing, length);
   if (framing == Framing::kChunked) {
     detail::append_chunk(out, r.body);
@@ -153,6 +159,7 @@ Server::~Server() {
 void Server::serve_connection(Socket& s, const Address& peer) {
   MessageParser parser(true, options_.max_request_size);
   std::string buf(kReadSize, '\0');
+  std::string out;
   size_t start = 0, end = 0;
   for (;;) {
     if (start == end) {
@@ -181,7 +188,7 @@ void Server::serve_connection(Socket& s, const Address& peer) {
     }
     Request req = parser.take_request();
     req.peer = peer;
-    if (!respond(s, handler_, req)) return;
+    if (!respond(s, handler_, req, out)) return;
   }
 }
 

@@ -4,7 +4,7 @@
 #include <strings.h>
 #include <time.h>
 
-#include <cstdio>
+#include <charconv>
 
 namespace green::http::detail {
 namespace {
@@ -33,6 +33,13 @@ bool framing_header(const std::string& name) {
          strcasecmp(name.c_str(), "Connection") == 0;
 }
 
+// Numbers without printf: this runs once or twice per response.
+void append_number(std::string& out, size_t n, int base) {
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, n, base);
+  out.append(buf, end);
+}
+
 }  // namespace
 
 bool no_body(int status, std::string_view method) {
@@ -41,9 +48,9 @@ bool no_body(int status, std::string_view method) {
 
 void append_response_head(std::string& out, const Response& r, int http_minor, bool keep_alive,
                           Framing framing, size_t length) {
-  char line[64];
-  int n = snprintf(line, sizeof line, "HTTP/1.%d %d ", http_minor ? 1 : 0, r.status);
-  out.append(line, n);
+  out += http_minor ? "HTTP/1.1 " : "HTTP/1.0 ";
+  append_number(out, r.status, 10);
+  out += ' ';
   out += reason_phrase(r.status);
   out += "\r\nDate: ";
   out += http_date();
@@ -59,8 +66,9 @@ void append_response_head(std::string& out, const Response& r, int http_minor, b
   }
   if (!has_server) out += "Server: libgreen\r\n";
   if (framing == Framing::kLength || (framing == Framing::kNone && length > 0)) {
-    n = snprintf(line, sizeof line, "Content-Length: %zu\r\n", length);
-    out.append(line, n);
+    out += "Content-Length: ";
+    append_number(out, length, 10);
+    out += "\r\n";
   } else if (framing == Framing::kChunked) {
     out += "Transfer-Encoding: chunked\r\n";
   }
@@ -72,9 +80,8 @@ void append_response_head(std::string& out, const Response& r, int http_minor, b
 
 void append_chunk(std::string& out, std::string_view piece) {
   if (piece.empty()) return;  // an empty chunk would end the body
-  char size[32];
-  int n = snprintf(size, sizeof size, "%zx\r\n", piece.size());
-  out.append(size, n);
+  append_number(out, piece.size(), 16);
+  out += "\r\n";
   out += piece;
   out += "\r\n";
 }

@@ -305,6 +305,19 @@ TEST_F(HttpServer, HandlerThatThrowsGets500AndTheConnectionCloses) {
   server.stop(10ms);
 }
 
+TEST_F(HttpServer, ImpossibleStatusGets500) {
+  http::Server server(kAnyPort, [](const http::Request&) { return http::Response(42); });
+  server.start();
+  Conn c(server);
+  testing::internal::CaptureStderr();
+  c.send("GET /x HTTP/1.1\r\n\r\n");
+  http::Reply r = c.reply();
+  std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(r.status, 500);
+  EXPECT_NE(err.find("status 42"), std::string::npos) << err;
+  server.stop(10ms);
+}
+
 TEST_F(HttpServer, HeadAndNoContentHaveNoBody) {
   http::Server server(kAnyPort, [](const http::Request& r) {
     if (r.path() == "/empty") return http::Response(204, {}, "ignored");
