@@ -3,12 +3,16 @@ HTTP server (Python's ThreadingHTTPServer on 127.0.0.1) that counts the
 requests in flight. Every body depends on its path (odd items come chunked,
 even ones with Content-Length), so a crossed or truncated reply cannot pass;
 the server must never see more than 20 at once, and more than one (the
-downloads do overlap: each answer waits a little so that they can)."""
+downloads do overlap: each answer waits a little so that they can). The
+example also runs under LD_PRELOAD=libgreen.so: the API inside a program
+the preload has made green."""
 
 import http.server
 import subprocess
 import threading
 import time
+
+import pytest
 
 import harness
 
@@ -88,18 +92,19 @@ def serve(counter):
     return server, thread
 
 
-def run_example(base, *args):
+def run_example(base, *args, preload=False):
     assert EXAMPLE.exists(), f"{EXAMPLE} is missing: build the project first (scripts/setup)"
     return subprocess.run([str(EXAMPLE), base, *args], capture_output=True, text=True,
-                          timeout=harness.TIMEOUT, env=harness.environment(False))
+                          timeout=harness.TIMEOUT, env=harness.environment(preload))
 
 
-def test_hundred_downloads_through_a_pool_of_twenty():
+@pytest.mark.parametrize("preload", [False, True], ids=["native", "preload"])
+def test_hundred_downloads_through_a_pool_of_twenty(preload):
     counter = Counter()
     server, thread = serve(counter)
     try:
         base = f"http://127.0.0.1:{server.server_address[1]}"
-        proc = run_example(base)
+        proc = run_example(base, preload=preload)
     finally:
         server.shutdown()
         server.server_close()
