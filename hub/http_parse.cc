@@ -44,7 +44,9 @@ size_t MessageParser::feed(const char* data, size_t len) {
   size_ += n;
   if (state_ == State::kTooLarge) return n;  // a Content-Length said so
   auto err = HTTP_PARSER_ERRNO(&parser_);
-  if (err != HPE_OK && err != HPE_PAUSED) {
+  if (err == HPE_HEADER_OVERFLOW) {
+    state_ = State::kTooLarge;  // libhttp-parser's own bound on the headers (80 KiB)
+  } else if (err != HPE_OK && err != HPE_PAUSED) {
     state_ = State::kBad;
     error_ = http_errno_description(err);
   } else if (size_ > max_size_) {

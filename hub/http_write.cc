@@ -90,7 +90,10 @@ std::string get_request(std::string_view host, int port, std::string_view target
   std::string out = "GET ";
   out += target.empty() ? std::string_view("/") : target;
   out += " HTTP/1.1\r\nHost: ";
+  bool v6 = host.find(':') != std::string_view::npos;  // an IPv6 literal: in brackets
+  if (v6) out += '[';
   out += host;
+  if (v6) out += ']';
   if (port != 80) out += ":" + std::to_string(port);
   out += "\r\nUser-Agent: libgreen\r\nAccept: */*\r\nConnection: close\r\n\r\n";
   return out;

@@ -164,6 +164,13 @@ TEST(HttpParse, TooLargeByHeaders) {
   EXPECT_EQ(p.state(), State::kTooLarge);
 }
 
+TEST(HttpParse, HeadersOverTheParsersOwnBoundAreTooLarge) {
+  MessageParser p(true, 1 << 24);
+  std::string text = "GET / HTTP/1.1\r\nX-Big: " + std::string(100 * 1024, 'y') + "\r\n\r\n";
+  feed_in_steps(p, text, 4096);
+  EXPECT_EQ(p.state(), State::kTooLarge);
+}
+
 TEST(HttpParse, AtTheLimitIsFine) {
   std::string text = "POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\n0123456789";
   MessageParser p(true, text.size());
@@ -294,6 +301,11 @@ TEST(HttpWrite, GetRequestParses) {
   EXPECT_EQ(r.target, "/x?y=1");
   EXPECT_EQ(*r.header("host"), "127.0.0.1:8080");
   EXPECT_FALSE(r.keep_alive);
+}
+
+TEST(HttpWrite, GetRequestBracketsAnIpv6Host) {
+  std::string out = http::detail::get_request("::1", 8080, "/");
+  EXPECT_NE(out.find("\r\nHost: [::1]:8080\r\n"), std::string::npos) << out;
 }
 
 TEST(HttpMessage, ReasonPhrases) {
