@@ -87,6 +87,10 @@ def make_servers(build):
                          why_missing=gevent_missing),
         "go": Server("go", "Go goroutines (GOMAXPROCS=1)", [go],
                      env={"GOMAXPROCS": "1"}, needs=[go]),
+        # The native API's StreamServer, no preload (issue 12): HOST, then the port.
+        "api": Server("api", "green::StreamServer (examples/echo_server)",
+                      [b("examples", "echo_server"), "127.0.0.1"],
+                      needs=[b("examples", "echo_server")]),
         # Variants of green for side-by-side ratios (issues 9 and 10).
         "green-tls-shared": Server("green-tls-shared", "green, GREEN_TLS=shared", [echo],
                                    env={"LD_PRELOAD": preload, "GREEN_TLS": "shared"},
@@ -279,6 +283,8 @@ def read_listening(proc, timeout):
             words = line.decode(errors="replace").split()
             if len(words) == 2 and words[0] == "listening":
                 return int(words[1])
+            if len(words) == 3 and words[:2] == ["listening", "on"]:  # examples/: HOST:PORT
+                return int(words[2].rsplit(":", 1)[1])
             continue  # some other line: keep looking
         r, _, _ = select.select([fd], [], [], max(0.0, min(0.2, deadline - time.monotonic())))
         if r:
@@ -605,7 +611,7 @@ def plot(summary, servers, labels, path, title):
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--conns", default="1000,5000", help="comma-separated connection counts (default 1000,5000)")
-    p.add_argument("--servers", default="native,green,stdio,epoll,gevent,go",
+    p.add_argument("--servers", default="native,green,stdio,epoll,gevent,go,api",
                    help="comma-separated, from: native, green, stdio, epoll, gevent, go; the "
                    "variants green-tls-shared, green-tls-private, green-slice-off, green-slice-10, "
                    "green-monitor; "

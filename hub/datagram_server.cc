@@ -12,10 +12,7 @@ DatagramServer::DatagramServer(Address address, Handler handler)
 }
 
 DatagramServer::~DatagramServer() {
-  try {
-    stop(Duration(std::chrono::seconds(0)));  // before handler_ goes
-  } catch (...) {
-  }
+  end_all();  // before handler_ goes
 }
 
 void DatagramServer::serve() {

@@ -19,8 +19,16 @@ BaseServer::BaseServer(Address address, int type, const char* kind)
     : address_(std::move(address)), kind_(kind), type_(type) {}
 
 BaseServer::~BaseServer() {
+  end_all();
+}
+
+void BaseServer::end_all() noexcept {
   try {
     stop(Duration(std::chrono::seconds(0)));
+    // A handler that stopped its own server may still run: it uses this object.
+    std::vector<GreenletRef> left = handlers_.members();
+    std::erase(left, current());
+    killall(left);
   } catch (...) {  // no hub here: nothing can be waited for
   }
 }

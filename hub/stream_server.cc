@@ -11,10 +11,7 @@ StreamServer::StreamServer(Address address, Handler handler)
 }
 
 StreamServer::~StreamServer() {
-  try {
-    stop(Duration(std::chrono::seconds(0)));  // before handler_ goes
-  } catch (...) {
-  }
+  end_all();  // before handler_ goes
 }
 
 void StreamServer::open() {

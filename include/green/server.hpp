@@ -81,6 +81,7 @@ class BaseServer {
   bool back_off(const std::system_error& e);
   void took_one();  // counts toward max_accept; yields when it is reached
   void report_handler_error(const Address& peer);
+  void end_all() noexcept;   // for destructors: stops it, kills every handler left
   std::string name() const;  // "green::StreamServer 127.0.0.1:8000"
 
   Address address_;
