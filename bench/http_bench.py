@@ -2,7 +2,9 @@
 """The HTTP server benchmark: green::http::Server (build/bench/http_hello)
 beside nginx with one worker, both answering every GET with the same small
 static body, under `wrk -c 1000` (keep-alive). Requests/s, and the ratio
-green/nginx (issue 12's goal: at least 0.7).
+green/nginx (issue 12's goal: at least 0.7). Also each server's CPU time per
+request (from /proc/PID/stat): when wrk, on its one core, is what limits the
+rate, both servers show the same requests/s and this is what tells them apart.
 
 Each server runs pinned to core 0, wrk (one thread) to core 1; the rounds
 alternate the two servers and the medians are compared. nginx gets a config
@@ -110,6 +112,12 @@ def wrk(port, conns, duration, core):
     return float(m.group(1)), (errors.group(1) if errors else ""), (non2xx.group(1) if non2xx else "")
 
 
+def cpu_seconds(pid):
+    """User + system time of the process (taskset execs the server: same pid)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def trial(kind, a, cores):
     with tempfile.TemporaryDirectory(prefix=f"http_bench_{kind}_") as tmp:
         port = free_port()
@@ -117,10 +125,13 @@ def trial(kind, a, cores):
         try:
             if a.warmup > 0:
                 wrk(port, a.conns, a.warmup, cores[1])
+            before = cpu_seconds(proc.pid)
             rps, errors, non2xx = wrk(port, a.conns, a.duration, cores[1])
+            cpu = cpu_seconds(proc.pid) - before
         finally:
             stop(proc)
-        return rps, errors, non2xx
+        us_per_request = cpu / (rps * a.duration) * 1e6 if rps else float("inf")
+        return rps, us_per_request, cpu / a.duration * 100, errors, non2xx
 
 
 def pick_cores():
@@ -147,22 +158,25 @@ def main():
     cores = pick_cores()
     print(f"server on core {cores[0]}, wrk (1 thread, {a.conns} connections) on core {cores[1]}; "
           f"{a.rounds} rounds of {a.warmup} s warmup + {a.duration} s per server")
-    results = {"nginx": [], "green": []}
+    rates = {"nginx": [], "green": []}
+    costs = {"nginx": [], "green": []}
     bad = False
     for r in range(a.rounds):
         for kind in ("nginx", "green") if r % 2 == 0 else ("green", "nginx"):
-            rps, errors, non2xx = trial(kind, a, cores)
+            rps, us, busy, errors, non2xx = trial(kind, a, cores)
             note = ""
             if errors or non2xx:
                 note = f"  (socket errors: {errors or '-'}; non-2xx: {non2xx or 0})"
                 bad = bad or bool(non2xx)
-            print(f"  round {r + 1} {kind:5s} {rps:10.0f} requests/s{note}", flush=True)
-            results[kind].append(rps)
-    nginx = statistics.median(results["nginx"])
-    green = statistics.median(results["green"])
-    print(f"nginx (1 worker)        {nginx:10.0f} requests/s (median)")
-    print(f"green::http::Server     {green:10.0f} requests/s (median)")
-    print(f"ratio green/nginx       {green / nginx:10.2f}  (goal >= 0.70)")
+            print(f"  round {r + 1} {kind:5s} {rps:10.0f} requests/s  {us:6.1f} us CPU/request"
+                  f"  server {busy:3.0f}% of its core{note}", flush=True)
+            rates[kind].append(rps)
+            costs[kind].append(us)
+    med = {k: (statistics.median(rates[k]), statistics.median(costs[k])) for k in rates}
+    for kind, title in (("nginx", "nginx (1 worker)"), ("green", "green::http::Server")):
+        print(f"{title:22s} {med[kind][0]:10.0f} requests/s  {med[kind][1]:6.1f} us CPU/request (medians)")
+    print(f"ratio green/nginx      {med['green'][0] / med['nginx'][0]:10.2f}  requests/s (goal >= 0.70)")
+    print(f"                       {med['nginx'][1] / med['green'][1]:10.2f}  CPU per request, nginx/green")
     return 1 if bad else 0
 
 
