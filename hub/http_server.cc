@@ -1,6 +1,7 @@
 // green::http::Server: one green thread per connection (StreamServer's),
 // reading requests with MessageParser and answering each in turn.
 #include <green/http.hpp>
+#include <strings.h>
 
 #include <stdexcept>
 #include <string>
@@ -112,7 +113,10 @@ bool respond(Socket& s, const Handler& handler, const Request& req, std::string&
     r = Response(500, {{"Content-Type", "text/plain"}}, "Internal Server Error\n");
     failed = true;
   }
-  bool keep_alive = req.keep_alive && !failed;
+  // The handler may end the connection itself with "Connection: close".
+  const std::string* connection = r.header("Connection");
+  bool keep_alive =
+      req.keep_alive && !failed && !(connection && strcasecmp(connection->c_str(), "close") == 0);
   Framing framing = Framing::kLength;
   size_t length = r.body.size();
   if (detail::no_body(r.status, req.method)) {

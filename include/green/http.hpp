@@ -14,8 +14,11 @@
 // or chunked when it has a `chunks` generator (HTTP/1.0 peers: the body, then
 // the connection closes). A request the parser refuses gets 400, one bigger
 // than ServerOptions::max_request_size gets 413; either closes the connection.
-// A handler that throws gets its peer a 500 (and the error on stderr) and the
-// connection closes; a kill (GreenletExit) passes through.
+// A handler ends the connection after its response with a "Connection:
+// close" header; the server writes Connection, Content-Length and
+// Transfer-Encoding itself (a handler's own are dropped). A handler that
+// throws gets its peer a 500 (and the error on stderr) and the connection
+// closes; a kill (GreenletExit) passes through.
 #pragma once
 #include <cstddef>
 #include <cstdint>

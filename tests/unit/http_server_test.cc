@@ -88,6 +88,18 @@ TEST_F(HttpServer, AnswersTheClient) {
   server.stop(10ms);
 }
 
+TEST_F(HttpServer, TheHeadersExample) {
+  green::http::Server server({"127.0.0.1", 0}, [](const green::http::Request& r) {
+    return green::http::Response{200, {{"Content-Type", "text/plain"}}, "hello " + r.path()};
+  });
+  server.start();
+  auto page =
+      green::http::get("http://127.0.0.1:" + std::to_string(server.address().port()) + "/x", 5s);
+  EXPECT_EQ(page.status, 200);
+  EXPECT_EQ(page.body, "hello /x");
+  server.stop(10ms);
+}
+
 TEST_F(HttpServer, KeepAliveServesSeveralRequestsOnOneConnection) {
   std::set<std::string> peers;
   int calls = 0;
@@ -114,6 +126,20 @@ TEST_F(HttpServer, KeepAliveServesSeveralRequestsOnOneConnection) {
   c.send("GET /last HTTP/1.1\r\nConnection: close\r\n\r\n");
   http::Reply r = c.reply();
   EXPECT_EQ(r.body, "GET /last ");
+  EXPECT_EQ(*r.header("Connection"), "close");
+  EXPECT_TRUE(c.closed());
+  server.stop(10ms);
+}
+
+TEST_F(HttpServer, HandlerCanCloseTheConnection) {
+  http::Server server(kAnyPort, [](const http::Request& r) {
+    return http::Response(200, {{"Connection", "Close"}}, r.path());
+  });
+  server.start();
+  Conn c(server);
+  c.send("GET /bye HTTP/1.1\r\n\r\n");
+  http::Reply r = c.reply();
+  EXPECT_EQ(r.body, "/bye");
   EXPECT_EQ(*r.header("Connection"), "close");
   EXPECT_TRUE(c.closed());
   server.stop(10ms);
