@@ -9,11 +9,13 @@
 //   Channel green/pool.hpp     Group, Pool
 //   green/socket.hpp   Address, Socket, resolve, create_connection
 //   green/server.hpp   StreamServer, DatagramServer
+//   green/http.hpp     http::Server, http::get (link green_http)
 #pragma once
 #include "green/core.hpp"
 #include "green/event.hpp"
 #include "green/green.h"
 #include "green/greenlet.hpp"
+#include "green/http.hpp"
 #include "green/pool.hpp"
 #include "green/queue.hpp"
 #include "green/semaphore.hpp"
