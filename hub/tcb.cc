@@ -16,6 +16,8 @@
 #include <cstring>
 #include <vector>
 
+#include "hub/spin_lock.h"
+
 // glibc 2.35+: where the kernel's rseq area sits, relative to the thread
 // pointer, and how much of it glibc registered (0: none).
 extern "C" const ptrdiff_t __rseq_offset __attribute__((weak));
@@ -61,10 +63,13 @@ struct Glibc {
   void (*deallocate_tls)(void*, bool) = nullptr;
   void (*call_tls_dtors)() = nullptr;
   void (*ctype_init)() = nullptr;
-  ptrdiff_t resp = 0;      // __resp, from the thread pointer
-  ptrdiff_t res = 0;       // struct pthread's res (0: not known: __resp stays shared)
-  ptrdiff_t tcache = 0;    // malloc's tcache pointer, from the thread pointer
-  size_t static_size = 0;  // static TLS plus struct pthread
+  ptrdiff_t resp = 0;        // __resp, from the thread pointer
+  ptrdiff_t res = 0;         // struct pthread's res (0: not known: __resp stays shared)
+  ptrdiff_t tcache = 0;      // malloc's tcache pointer, from the thread pointer
+  ptrdiff_t arena = 0;       // malloc's thread_arena, from the thread pointer (0: not found)
+  size_t strsignal_buf = 0;  // struct pthread's tls_state.strsignal_buf (0: not found)
+  size_t strerror_buf = 0;   // and its strerror_l_buf
+  size_t static_size = 0;    // static TLS plus struct pthread
   size_t align = 0;
   size_t tcb_size = 0;  // sizeof(struct pthread)
   size_t reserve = 0;
@@ -159,15 +164,29 @@ void set_thread_pointer(void* tp) {
 
 namespace {
 
-// malloc's per-thread cache (glibc 2.36): a thread's first malloc allocates
-// a tcache_perthread_struct (64 uint16_t counts, then 64 entry pointers) and
-// keeps it in the hidden TLS variable `tcache`; glibc frees it, and the
-// chunks it holds, only from its own thread exit. A green thread's exit
-// must do the same, or every exited thread leaks it. The variable is not
-// exported: it is found once, as the word of libc's TLS block that a first
-// malloc in a fresh block sets to a struct whose entry list holds the chunk
-// just freed.
+// malloc's per-thread state (glibc 2.36) lives in two hidden TLS variables of
+// libc: `tcache`, the thread's cache of freed chunks (a
+// tcache_perthread_struct: 64 uint16_t counts, then 64 entry pointers,
+// allocated by the thread's first malloc), and `thread_arena`, the arena the
+// thread allocates from. In a fresh block both are null, so a green thread's
+// first malloc would pick an arena of its own (glibc makes new ones up to
+// 8 per core) and allocate a cache there: ~0.8 KiB per green thread, and
+// chunks parked per thread. Instead every block starts with its creator's
+// two values, so all the green threads of one OS thread share the cache and
+// the arena of the thread that made them (in the end the OS thread's own):
+//  - the arena has its own lock, and glibc itself shares arenas between
+//    threads once it has made 8 per core;
+//  - the cache has no lock, which is safe because those green threads never
+//    run at the same time: they take turns on one OS thread, and a switch
+//    never happens inside malloc or free (libc makes no hooked call there,
+//    and preemption only switches with the PC in the program's own code,
+//    hub/preempt.h). A signal handler that mallocs while its thread is in
+//    malloc breaks natively too.
+// What stays per thread is what the program sees: its TLS variables.
+// Neither is found by name (not exported): each is the word of libc's TLS
+// block that a first malloc in a fresh probe block sets.
 constexpr int kTcacheBins = 64;
+constexpr uintptr_t kHeapMax = uintptr_t(64) << 20;  // glibc's HEAP_MAX_SIZE (64-bit)
 struct TcacheEntry {
   TcacheEntry* next;  // mangled: (address of the field >> 12) ^ pointer
   uintptr_t key;
@@ -181,6 +200,25 @@ struct TlsBlock {
   ptrdiff_t offset = 0;  // from the thread pointer
   size_t size = 0;
 };
+
+// libgreen's own record of a block, just below glibc's static TLS area (in
+// the page the stack's first frames use anyway): the list of live blocks
+// (a module dlopen'ed later is initialised in each, as glibc's
+// _dl_init_static_tls does for the threads it knows) and the cache the
+// block was given.
+struct BlockRecord {
+  BlockRecord* prev;
+  BlockRecord* next;
+  char* tp;
+  void* shared_tcache;
+};
+BlockRecord g_blocks{&g_blocks, &g_blocks, nullptr, nullptr};
+SpinLock g_blocks_lock;
+
+BlockRecord* record_of(char* tp) {
+  uintptr_t tls_bottom = uintptr_t(tp) - (g.static_size - g.tcb_size);
+  return reinterpret_cast<BlockRecord*>((tls_bottom - sizeof(BlockRecord)) & ~uintptr_t(63));
+}
 
 int find_libc_block(dl_phdr_info* info, size_t, void* out) {
   if (!info->dlpi_name || !strstr(info->dlpi_name, "/libc.so.6") || !info->dlpi_tls_data) return 0;
@@ -200,9 +238,16 @@ bool holds(const Tcache* cache, const void* chunk) {
   return false;
 }
 
-// In a probe block, on this thread for a moment: the word that malloc's
-// first use sets to its tcache.
-ptrdiff_t probe_tcache(char* probe, const TlsBlock& libc) {
+// A non-main arena sits in its heap just after the heap_info, whose first
+// word points back at it; the cache was allocated in the same heap.
+bool is_arena_of(uintptr_t arena, uintptr_t cache) {
+  uintptr_t heap = arena & ~(kHeapMax - 1);
+  return heap == (cache & ~(kHeapMax - 1)) && *reinterpret_cast<uintptr_t*>(heap) == arena;
+}
+
+// In a probe block, on this thread for a moment: the words that malloc's
+// first use sets to its cache and to its arena.
+void probe_malloc(char* probe, const TlsBlock& libc) {
   std::vector<uintptr_t> before(libc.size / sizeof(uintptr_t));
   memcpy(before.data(), probe + libc.offset, before.size() * sizeof(uintptr_t));
   void* own = thread_pointer();
@@ -210,21 +255,58 @@ ptrdiff_t probe_tcache(char* probe, const TlsBlock& libc) {
   void* chunk = malloc(40);
   free(chunk);
   set_thread_pointer(own);
+  std::vector<size_t> changed;
   for (size_t i = 0; i < before.size(); i++) {
     uintptr_t now;
     memcpy(&now, probe + libc.offset + i * sizeof now, sizeof now);
-    if (now == before[i] || now < 65536 || now % 16 != 0) continue;
-    if (holds(reinterpret_cast<const Tcache*>(now), chunk))
-      return libc.offset + ptrdiff_t(i * sizeof now);
+    if (now != before[i] && now >= 65536 && now % 16 == 0) changed.push_back(i);
   }
+  auto word = [&](size_t i) { return *reinterpret_cast<uintptr_t*>(probe + libc.offset + i * 8); };
+  for (size_t i : changed)
+    if (holds(reinterpret_cast<const Tcache*>(word(i)), chunk))
+      g.tcache = libc.offset + ptrdiff_t(i * 8);
+  for (size_t i : changed)
+    if (g.tcache && libc.offset + ptrdiff_t(i * 8) != g.tcache &&
+        is_arena_of(word(i), *reinterpret_cast<uintptr_t*>(probe + g.tcache)))
+      g.arena = libc.offset + ptrdiff_t(i * 8);
+}
+
+// glibc 2.36 keeps the buffers of strsignal and strerror for unknown numbers
+// in struct pthread (tls_state), allocated by each call and freed by its
+// thread exit (__libc_thread_freeres). Found as the words of a probe block's
+// struct pthread that such calls set to the strings they return.
+size_t word_holding(char* tp, const void* value) {
+  for (size_t off = 0; off + sizeof(void*) <= g.tcb_size; off += sizeof(void*))
+    if (at<const void*>(tp, off) == value) return off;
   return 0;
 }
 
-// What glibc's tcache_thread_shutdown does: the chunks back to their arena,
-// then the cache itself. glibc's free() makes a new cache when a thread has
-// none (and only glibc's own exit can tell it not to), so while the chunks
-// go back the thread's cache is one that is full in every size: free()
-// gives each chunk to its arena. The thread must not malloc again.
+void probe_string_buffers(char* probe) {
+  constexpr int kUnknownSignal = 1000, kUnknownErrno = 100000;
+  void* own = thread_pointer();
+  set_thread_pointer(probe);
+  char* sig = strsignal(kUnknownSignal);
+  char* err = strerror(kUnknownErrno);
+  set_thread_pointer(own);
+  g.strsignal_buf = word_holding(probe, sig);
+  g.strerror_buf = word_holding(probe, err);
+}
+
+// What glibc's thread exit does with the two buffers (__glibc_tls_internal_free).
+void free_string_buffers(char* tp) {
+  for (size_t off : {g.strsignal_buf, g.strerror_buf}) {
+    if (!off) continue;
+    free(at<char*>(tp, off));
+    at<char*>(tp, off) = nullptr;
+  }
+}
+
+// What glibc's tcache_thread_shutdown does, for a block that made a cache of
+// its own (it was given none): the chunks back to their arena, then the
+// cache itself. glibc's free() makes a new cache when a thread has none
+// (and only glibc's own exit can tell it not to), so while the chunks go
+// back the thread's cache is one that is full in every size: free() gives
+// each chunk to its arena. The thread must not malloc again.
 Tcache g_full_cache;
 
 void free_tcache(char* tp) {
@@ -242,6 +324,21 @@ void free_tcache(char* tp) {
   free(cache);
 }
 
+// A new block starts with its creator's cache and arena (see above). The
+// creator gets its own first if it has none yet, so that no green thread
+// ever makes one.
+void share_malloc_state(char* tp, BlockRecord* rec) {
+  rec->shared_tcache = nullptr;
+  if (!g.tcache || !g.arena) return;
+  char* creator = static_cast<char*>(thread_pointer());
+  if (!*reinterpret_cast<void**>(creator + g.tcache)) free(malloc(1));
+  void* cache = *reinterpret_cast<void**>(creator + g.tcache);
+  if (cache == &g_full_cache) return;  // an exiting thread's: the new one makes its own
+  *reinterpret_cast<void**>(tp + g.tcache) = cache;
+  *reinterpret_cast<void**>(tp + g.arena) = *reinterpret_cast<void**>(creator + g.arena);
+  rec->shared_tcache = cache;
+}
+
 // Is malloc glibc's? A program linked with another allocator (jemalloc,
 // tcmalloc) never fills glibc's cache: nothing to find, nothing to free.
 bool malloc_is_glibcs() {
@@ -250,9 +347,9 @@ bool malloc_is_glibcs() {
   return fn && dladdr(fn, &info) && info.dli_fname && strstr(info.dli_fname, "/libc.so.6");
 }
 
-bool find_tcache(const char** why) {
+bool probe(const char** why) {
   for (uint16_t& count : g_full_cache.counts) count = UINT16_MAX;
-  if (!malloc_is_glibcs()) return true;  // g.tcache stays 0: free_tcache does nothing
+  bool glibc_malloc = malloc_is_glibcs();
   TlsBlock libc;
   dl_iterate_phdr(find_libc_block, &libc);
   size_t bytes = g.reserve + 4096;
@@ -261,17 +358,20 @@ bool find_tcache(const char** why) {
   char* probe = probe_stack == MAP_FAILED
                     ? nullptr
                     : static_cast<char*>(tcb_build(static_cast<char*>(probe_stack) + bytes, 0));
-  if (probe && libc.size) g.tcache = probe_tcache(probe, libc);
+  if (probe && libc.size && glibc_malloc) probe_malloc(probe, libc);
   if (probe) {
+    probe_string_buffers(probe);
     void* own = thread_pointer();
     set_thread_pointer(probe);
+    free_string_buffers(probe);
     if (g.tcache) free_tcache(probe);
     set_thread_pointer(own);
     tcb_release(probe);
   }
   if (probe_stack != MAP_FAILED) munmap(probe_stack, bytes);
-  if (!g.tcache) *why = "malloc's per-thread cache could not be found in glibc's TLS block";
-  return g.tcache != 0;
+  if (glibc_malloc && !g.tcache)
+    *why = "malloc's per-thread cache could not be found in glibc's TLS block";
+  return !glibc_malloc || g.tcache != 0;
 }
 
 }  // namespace
@@ -280,9 +380,9 @@ bool tcb_init(const char** why) {
   if (!resolve(why) || !layout_matches(why)) return false;
   constexpr unsigned long kHwcap2Fsgsbase = 1ul << 1;  // the kernel lets user space write FS
   g.fsgsbase = (getauxval(AT_HWCAP2) & kHwcap2Fsgsbase) != 0;
-  g.reserve = (g.static_size + g.align + 63) & ~size_t(63);
+  g.reserve = (g.static_size + g.align + sizeof(BlockRecord) + 63) & ~size_t(63);
   g_next_tid.store(read_pid_max() + 1);
-  return find_tcache(why);
+  return probe(why);
 }
 
 size_t tcb_reserve() {
@@ -311,10 +411,24 @@ void* tcb_build(char* top, pid_t tid) {
     errno = EAGAIN;
     return nullptr;
   }
+  BlockRecord* rec = record_of(tp);
+  rec->tp = tp;
+  share_malloc_state(tp, rec);
+  g_blocks_lock.lock();
+  rec->next = g_blocks.next;
+  rec->prev = &g_blocks;
+  g_blocks.next->prev = rec;
+  g_blocks.next = rec;
+  g_blocks_lock.unlock();
   return tp;
 }
 
 void tcb_release(void* tp) {
+  BlockRecord* rec = record_of(static_cast<char*>(tp));
+  g_blocks_lock.lock();
+  rec->prev->next = rec->next;
+  rec->next->prev = rec->prev;
+  g_blocks_lock.unlock();
   g.deallocate_tls(tp, false);
 }
 
@@ -339,7 +453,11 @@ void tcb_thread_exit() {
 }
 
 void tcb_thread_end() {
-  free_tcache(static_cast<char*>(thread_pointer()));
+  char* tp = static_cast<char*>(thread_pointer());
+  free_string_buffers(tp);
+  BlockRecord* rec = record_of(tp);
+  if (g.tcache && *reinterpret_cast<void**>(tp + g.tcache) == rec->shared_tcache) return;
+  free_tcache(tp);  // one it made itself
 }
 
 void tcb_set_tid(void* tp, pid_t tid) {
