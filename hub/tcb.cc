@@ -27,6 +27,9 @@ extern "C" const unsigned int __rseq_size __attribute__((weak));
 // which <link.h>'s program headers need).
 extern "C" struct __res_state* __res_state();
 
+// The loader's TLS lookup (<tls.h>'s tls_index: module id, offset).
+extern "C" void* __tls_get_addr(void* index);
+
 namespace green {
 
 bool g_private_tls = false;
@@ -458,6 +461,109 @@ void tcb_thread_end() {
   BlockRecord* rec = record_of(tp);
   if (g.tcache && *reinterpret_cast<void**>(tp + g.tcache) == rec->shared_tcache) return;
   free_tcache(tp);  // one it made itself
+}
+
+namespace {
+
+// A module with TLS, as dl_iterate_phdr names it.
+struct TlsModule {
+  uintptr_t base;
+  size_t modid;
+  bool operator==(const TlsModule& o) const { return base == o.base && modid == o.modid; }
+};
+
+const ElfW(Phdr) * tls_phdr(const dl_phdr_info* info) {
+  for (int i = 0; i < info->dlpi_phnum; i++)
+    if (info->dlpi_phdr[i].p_type == PT_TLS) return &info->dlpi_phdr[i];
+  return nullptr;
+}
+
+int note_module(dl_phdr_info* info, size_t, void* out) {
+  if (info->dlpi_tls_modid && tls_phdr(info))
+    static_cast<std::vector<TlsModule>*>(out)->push_back({info->dlpi_addr, info->dlpi_tls_modid});
+  return 0;
+}
+
+// A module new since the snapshot whose TLS glibc put in the static area:
+// its offset below the thread pointer and its initialisation image.
+struct StaticTls {
+  size_t modid;
+  ptrdiff_t offset;
+  const char* image;
+  size_t filesz, memsz;
+};
+
+struct NewModules {
+  const std::vector<TlsModule>* before;
+  std::vector<StaticTls> found;
+};
+
+// DF_STATIC_TLS: the module uses the initial-exec model, so glibc gave it
+// static TLS when it relocated it.
+bool wants_static_tls(const dl_phdr_info* info) {
+  for (int i = 0; i < info->dlpi_phnum; i++) {
+    if (info->dlpi_phdr[i].p_type != PT_DYNAMIC) continue;
+    auto* d = reinterpret_cast<const ElfW(Dyn)*>(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
+    for (; d->d_tag != DT_NULL; d++)
+      if (d->d_tag == DT_FLAGS) return d->d_un.d_val & DF_STATIC_TLS;
+  }
+  return false;
+}
+
+int find_new_static(dl_phdr_info* info, size_t, void* arg) {
+  auto* q = static_cast<NewModules*>(arg);
+  const ElfW(Phdr)* tls = tls_phdr(info);
+  if (!info->dlpi_tls_modid || !tls) return 0;
+  TlsModule m{info->dlpi_addr, info->dlpi_tls_modid};
+  for (const TlsModule& b : *q->before)
+    if (b == m) return 0;
+  if (!info->dlpi_tls_data && !wants_static_tls(info)) return 0;  // dynamic TLS: on demand
+  q->found.push_back({info->dlpi_tls_modid, 0,
+                      reinterpret_cast<const char*>(info->dlpi_addr + tls->p_vaddr), tls->p_filesz,
+                      tls->p_memsz});
+  return 0;
+}
+
+// Where the caller's DTV says the module's TLS is: for a module in static
+// TLS, a fixed offset below the thread pointer, the same in every block
+// (0: not in the static area). The DTV is brought up to date for it first,
+// as the module's own first access would (no allocation: it is static).
+ptrdiff_t static_offset(size_t modid) {
+  struct {
+    unsigned long module, offset;
+  } index{modid, 0};
+  char* addr = static_cast<char*>(__tls_get_addr(&index));
+  ptrdiff_t offset = static_cast<char*>(thread_pointer()) - addr;
+  return offset > 0 && size_t(offset) <= g.static_size - g.tcb_size ? offset : 0;
+}
+
+}  // namespace
+
+void* tcb_dlopen(void* (*open)(const char*, int, const void*), const char* file, int mode,
+                 const void* caller) {
+  if (!g_private_tls) return open(file, mode, caller);
+  std::vector<TlsModule> before;
+  dl_iterate_phdr(note_module, &before);
+  void* handle = open(file, mode, caller);
+  if (!handle) return handle;
+  int saved_errno = errno;
+  NewModules q{&before, {}};
+  dl_iterate_phdr(find_new_static, &q);
+  for (StaticTls& m : q.found) m.offset = static_offset(m.modid);
+  // What glibc's _dl_init_static_tls does in every thread on its own stack
+  // lists: the module's image, then zeros, in each live green block.
+  g_blocks_lock.lock();
+  for (const StaticTls& m : q.found) {
+    if (!m.offset) continue;
+    for (BlockRecord* r = g_blocks.next; r != &g_blocks; r = r->next) {
+      char* dest = r->tp - m.offset;
+      memcpy(dest, m.image, m.filesz);
+      memset(dest + m.filesz, 0, m.memsz - m.filesz);
+    }
+  }
+  g_blocks_lock.unlock();
+  errno = saved_errno;
+  return handle;
 }
 
 void tcb_set_tid(void* tp, pid_t tid) {

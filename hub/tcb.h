@@ -55,6 +55,14 @@ void tcb_thread_exit();
 // gives back malloc's per-thread cache, as glibc's thread exit does.
 void tcb_thread_end();
 
+// dlopen, with what glibc's loader does for the threads it knows and cannot
+// do for green ones: a module it places in static TLS (initial-exec TLS
+// models, DF_STATIC_TLS) gets its initial image in every live green block.
+// open(file, mode, caller) is the real dlopen, called so that glibc sees
+// caller as the calling object (its RUNPATH, its namespace).
+void* tcb_dlopen(void* (*open)(const char*, int, const void*), const char* file, int mode,
+                 const void* caller);
+
 // The id glibc records in the block's struct pthread (its owner checks of
 // process-shared and robust mutexes compare it).
 void tcb_set_tid(void* tp, pid_t tid);

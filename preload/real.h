@@ -3,6 +3,7 @@
 // preload's constructor (from another library's constructor, say) still
 // reaches libc.
 #pragma once
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
