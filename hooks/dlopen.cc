@@ -7,8 +7,8 @@
 // the caller's namespace is used. A plain call from here would make
 // libgreen the caller (the sanitizers' dlopen interceptor has this bug). So
 // the real dlopen is entered with a return address inside the caller's own
-// code: a `ret` byte of the caller's executable segment, which returns on
-// into the trampoline below.
+// code: a `ret` of the caller's executable segment, which returns on into
+// the trampoline below.
 #include <dlfcn.h>
 #include <link.h>
 
@@ -61,8 +61,19 @@ struct RetSearch {
   const void* ret = nullptr;
 };
 
-// A 0xc3 byte (ret) in the executable segment that holds pc, the nearest
-// one after it.
+// A function's closing ret: a pop before it, padding or the next function's
+// endbr64 after it. There the caller's unwind tables say what the
+// trampoline's frame needs (CFA = rsp + 8), so an unwinder walking out of
+// dlopen (a constructor's exception, a backtrace) steps through it.
+bool closing_ret(const unsigned char* p, const unsigned char* begin, const unsigned char* end) {
+  if (p[0] != 0xc3 || p == begin || p + 1 >= end) return false;
+  bool popped = p[-1] >= 0x58 && p[-1] <= 0x5f;  // pop %rax..%rdi (and %r8..%r15 with 0x41)
+  bool padded = p[1] == 0x90 || p[1] == 0x66 || p[1] == 0x0f || p[1] == 0xcc || p[1] == 0xf3;
+  return popped && padded;
+}
+
+// A ret (0xc3) in the executable segment that holds pc: the nearest closing
+// one after pc, else any.
 int find_ret(dl_phdr_info* info, size_t, void* arg) {
   auto* q = static_cast<RetSearch*>(arg);
   for (int i = 0; i < info->dlpi_phnum; i++) {
@@ -71,10 +82,15 @@ int find_ret(dl_phdr_info* info, size_t, void* arg) {
     if (ph.p_type != PT_LOAD || !(ph.p_flags & PF_X) || !(ph.p_flags & PF_R) || q->pc < begin ||
         q->pc >= end)
       continue;
-    for (uintptr_t p = q->pc; p < end && !q->ret; p++)
-      if (*reinterpret_cast<const unsigned char*>(p) == 0xc3) q->ret = reinterpret_cast<void*>(p);
-    for (uintptr_t p = q->pc; p-- > begin && !q->ret;)
-      if (*reinterpret_cast<const unsigned char*>(p) == 0xc3) q->ret = reinterpret_cast<void*>(p);
+    auto* b = reinterpret_cast<const unsigned char*>(begin);
+    auto* e = reinterpret_cast<const unsigned char*>(end);
+    auto* pc = reinterpret_cast<const unsigned char*>(q->pc);
+    for (const unsigned char* p = pc; p < e && !q->ret; p++)
+      if (closing_ret(p, b, e)) q->ret = p;
+    for (const unsigned char* p = pc; p-- > b && !q->ret;)
+      if (closing_ret(p, b, e)) q->ret = p;
+    for (const unsigned char* p = b; p < e && !q->ret; p++)
+      if (*p == 0xc3) q->ret = p;
     return 1;
   }
   return 0;

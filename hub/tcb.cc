@@ -383,7 +383,9 @@ bool tcb_init(const char** why) {
   if (!resolve(why) || !layout_matches(why)) return false;
   constexpr unsigned long kHwcap2Fsgsbase = 1ul << 1;  // the kernel lets user space write FS
   g.fsgsbase = (getauxval(AT_HWCAP2) & kHwcap2Fsgsbase) != 0;
-  g.reserve = (g.static_size + g.align + sizeof(BlockRecord) + 63) & ~size_t(63);
+  // The thread pointer's alignment may cost up to align - 1 bytes, the
+  // record's up to 63 more.
+  g.reserve = (g.static_size + g.align + sizeof(BlockRecord) + 64 + 63) & ~size_t(63);
   g_next_tid.store(read_pid_max() + 1);
   return probe(why);
 }

@@ -53,7 +53,8 @@ CASES = [
     Case("stack_guard"),
     Case("pshared_owner"),  # issue 8 item 2: owners of glibc's own mutexes by thread id
     Case("string_buffers"),
-    Case("ie_tls_dlopen"),  # issue 9: initial-exec TLS of a library dlopen'ed while threads live  # issue 9 item 6: strsignal/strerror buffers per thread, freed at exit
+    Case("ie_tls_dlopen"),
+    Case("malloc_threads"),  # green threads share their OS thread's malloc arena and cache  # issue 9: initial-exec TLS of a library dlopen'ed while threads live  # issue 9 item 6: strsignal/strerror buffers per thread, freed at exit
     Case("preempt"),  # issue 10: time slices, spinning polls, asynchronous cancellation
     # issue 8 items 9, 10, 15: a forked child exits after the pool ran, ptrace
     # and job-control stops reach waitpid, exit with the heap exhausted
