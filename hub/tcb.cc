@@ -276,23 +276,21 @@ void probe_malloc(char* probe, const TlsBlock& libc) {
 
 // glibc 2.36 keeps the buffers of strsignal and strerror for unknown numbers
 // in struct pthread (tls_state), allocated by each call and freed by its
-// thread exit (__libc_thread_freeres). Found as the words of a probe block's
-// struct pthread that such calls set to the strings they return.
+// thread exit (__libc_thread_freeres). Found as the words of the calling
+// thread's struct pthread that such calls set to the strings they return.
 size_t word_holding(char* tp, const void* value) {
   for (size_t off = 0; off + sizeof(void*) <= g.tcb_size; off += sizeof(void*))
     if (at<const void*>(tp, off) == value) return off;
   return 0;
 }
 
-void probe_string_buffers(char* probe) {
+// On the calling thread itself, not in a probe block: any malloc can serve
+// them (another allocator's thread state must never live in a probe block).
+void probe_string_buffers() {
   constexpr int kUnknownSignal = 1000, kUnknownErrno = 100000;
-  void* own = thread_pointer();
-  set_thread_pointer(probe);
-  char* sig = strsignal(kUnknownSignal);
-  char* err = strerror(kUnknownErrno);
-  set_thread_pointer(own);
-  g.strsignal_buf = word_holding(probe, sig);
-  g.strerror_buf = word_holding(probe, err);
+  char* tp = static_cast<char*>(thread_pointer());
+  g.strsignal_buf = word_holding(tp, strsignal(kUnknownSignal));
+  g.strerror_buf = word_holding(tp, strerror(kUnknownErrno));
 }
 
 // What glibc's thread exit does with the two buffers (__glibc_tls_internal_free).
@@ -362,11 +360,11 @@ bool probe(const char** why) {
                     ? nullptr
                     : static_cast<char*>(tcb_build(static_cast<char*>(probe_stack) + bytes, 0));
   if (probe && libc.size && glibc_malloc) probe_malloc(probe, libc);
+  probe_string_buffers();
+  free_string_buffers(static_cast<char*>(thread_pointer()));
   if (probe) {
-    probe_string_buffers(probe);
     void* own = thread_pointer();
     set_thread_pointer(probe);
-    free_string_buffers(probe);
     if (g.tcache) free_tcache(probe);
     set_thread_pointer(own);
     tcb_release(probe);
