@@ -20,7 +20,11 @@ in interleaved rounds (native green shared native green shared ...), one trial:
 
 Memory per connection = (server RSS delta + KernelStack delta + PageTables
 delta) / connections: a native thread costs a kernel stack that VmRSS does
-not show. It prints the medians in KiB per connection, split into the three,
+not show. The RSS delta is also split by the server's /proc/PID/smaps into
+thread stacks (anonymous mappings of a thread's stack size or more: with
+GREEN_TLS=private they hold each thread's TLS block too), the heap ([heap]
+and malloc's other arenas, anonymous mappings under 64 MiB... of other
+sizes) and the rest. It prints the medians in KiB per connection, split into the three,
 and the green/native ratio against the target of at most 1/3 (issue 8).
 KernelStack and PageTables are machine-wide: other work meanwhile is noise,
 which the medians and the steadiness wait only reduce.
@@ -60,6 +64,32 @@ def status(pid, keys=("VmRSS", "VmPTE", "Threads")):
                 k, _, v = line.partition(":")
                 if k in keys:
                     out[k] = int(v.split()[0])
+    except OSError:
+        pass
+    return out
+
+
+def smaps_split(pid):
+    """The server's resident KiB in thread stacks, heap and arenas, the rest."""
+    out = {"stacks": 0, "heap": 0, "other": 0}
+    kind = None
+    try:
+        with open("/proc/%d/smaps" % pid) as f:
+            for line in f:
+                first = line.split(None, 6)
+                if "-" in first[0] and len(first) >= 5 and ":" not in first[0]:
+                    lo, hi = (int(x, 16) for x in first[0].split("-"))
+                    name = first[5].strip() if len(first) > 5 else ""
+                    if name == "[heap]":
+                        kind = "heap"
+                    elif name:
+                        kind = "other"
+                    elif hi - lo >= 7 << 20 and "rw" in first[1]:
+                        kind = "stacks"  # a thread's stack (8 MiB here), guard page aside
+                    else:
+                        kind = "heap"  # malloc's arenas and the runtime's own anonymous memory
+                elif line.startswith("Rss:") and kind:
+                    out[kind] += int(line.split()[1])
     except OSError:
         pass
     return out
@@ -108,7 +138,7 @@ def trial(side, n, a):
         port = echo_bench.read_listening(srv, 15)
         time.sleep(0.2)
         wait_steady()
-        m0, s0 = meminfo(), status(srv.pid)
+        m0, s0, x0 = meminfo(), status(srv.pid), smaps_split(srv.pid)
         cli = subprocess.Popen(["taskset", "-c", "1", a.loadclient, "--port", str(port), "--conns",
                                 str(n), "--hold", "120", "--connect-timeout", "60"],
                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -119,11 +149,13 @@ def trial(side, n, a):
             return {"error": "load client: %s %s" % (line or "no 'connected' line", err.strip())}
         time.sleep(0.3)  # let the last threads settle into their read
         m1, s1, c1 = meminfo(), status(srv.pid), status(cli.pid)
+        x1 = smaps_split(srv.pid)
         d_rss = s1["VmRSS"] - s0["VmRSS"]
         d_ks = m1["KernelStack"] - m0["KernelStack"] - KSTACK_KIB
         d_pt = m1["PageTables"] - m0["PageTables"] - c1.get("VmPTE", 0)
         return {"rss": d_rss / n, "kstack": d_ks / n, "ptables": d_pt / n,
                 "total": (d_rss + d_ks + d_pt) / n, "threads": s1.get("Threads"),
+                **{"rss_" + k: (x1[k] - x0[k]) / n for k in x1},
                 "connect_s": float(line.split()[2])}
     except (RuntimeError, ValueError, KeyError, IndexError) as e:
         return {"error": str(e)}
@@ -178,9 +210,10 @@ def main():
                                                               r["error"][:200]), flush=True)
                 else:
                     print("  %6s %-16s round %d  %5.1f KiB/conn (RSS %.1f + kernel stack %.1f + "
-                          "page tables %.1f)  threads %s" % ("{:,}".format(n), side, rnd + 1,
-                                                            r["total"], r["rss"], r["kstack"],
-                                                            r["ptables"], r["threads"]), flush=True)
+                          "page tables %.1f)  threads %s; RSS in stacks %.2f, heap %.2f, rest %.2f"
+                          % ("{:,}".format(n), side, rnd + 1, r["total"], r["rss"], r["kstack"],
+                             r["ptables"], r["threads"], r["rss_stacks"], r["rss_heap"],
+                             r["rss_other"]), flush=True)
 
     print("\nmemory per idle connection, KiB: server RSS + KernelStack + PageTables deltas "
           "(median of %d rounds)" % a.rounds)

@@ -3,7 +3,8 @@
 // struct pthread above it, laid out by glibc's own loader
 // (_dl_allocate_tls). The hub switches the thread pointer (FS base) on every
 // switch, so __thread/thread_local variables, errno, the C++ exception state,
-// malloc's thread cache and uselocale are each green thread's own.
+// uselocale and the strsignal/strerror buffers are each green thread's own;
+// malloc's arena and thread cache are the OS thread's (hub/tcb.cc says why).
 //
 // The block sits at the top of the green thread's stack mapping, as glibc
 // puts a native thread's descriptor at the top of its stack: the pages it
@@ -52,8 +53,17 @@ void tcb_thread_start();
 void tcb_thread_exit();
 
 // The last thing on an exiting thread, after which it allocates nothing:
-// gives back malloc's per-thread cache, as glibc's thread exit does.
+// frees its strsignal/strerror buffers, as glibc's thread exit does, and a
+// malloc cache of its own if it made one (it normally shares its creator's).
 void tcb_thread_end();
+
+// dlopen, with what glibc's loader does for the threads it knows and cannot
+// do for green ones: a module it places in static TLS (initial-exec TLS
+// models, DF_STATIC_TLS) gets its initial image in every live green block.
+// open(file, mode, caller) is the real dlopen, called so that glibc sees
+// caller as the calling object (its RUNPATH, its namespace).
+void* tcb_dlopen(void* (*open)(const char*, int, const void*), const char* file, int mode,
+                 const void* caller);
 
 // The id glibc records in the block's struct pthread (its owner checks of
 // process-shared and robust mutexes compare it).

@@ -4,6 +4,7 @@
 // reaches libc.
 #pragma once
 #include <dirent.h>
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -52,6 +52,9 @@ CASES = [
     Case("tls_server"),
     Case("stack_guard"),
     Case("pshared_owner"),  # issue 8 item 2: owners of glibc's own mutexes by thread id
+    Case("string_buffers"),
+    Case("ie_tls_dlopen"),
+    Case("malloc_threads"),  # green threads share their OS thread's malloc arena and cache  # issue 9: initial-exec TLS of a library dlopen'ed while threads live  # issue 9 item 6: strsignal/strerror buffers per thread, freed at exit
     Case("preempt"),  # issue 10: time slices, spinning polls, asynchronous cancellation
     # issue 8 items 9, 10, 15: a forked child exits after the pool ran, ptrace
     # and job-control stops reach waitpid, exit with the heap exhausted
@@ -115,7 +118,8 @@ def test_preload(case):
 
 # With GREEN_TLS=shared the green threads of one OS thread share their
 # thread-local storage: the TLS programs must see it, or they prove nothing.
-@pytest.mark.parametrize("name", ["tls_vars", "tls_objects", "tls_server", "pshared_owner"])
+@pytest.mark.parametrize("name", ["tls_vars", "tls_objects", "tls_server", "pshared_owner",
+                                  "string_buffers", "ie_tls_dlopen"])
 def test_shared_tls_is_visible(name):
     r = harness.preloaded(name, env={"GREEN_TLS": "shared"})
     assert not r.timed_out, r.describe()
