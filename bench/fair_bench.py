@@ -6,12 +6,13 @@ LD_PRELOAD=libgreen.so, interleaved rounds:
            origin; wrk -c 200 through it with "Connection: close" (a new
            connection per request, so the accept thread competes with the
            busy connection threads). Reports requests/s, p50/p99 and the
-           kernel's TcpExtListenOverflows/ListenDrops meanwhile (nstat: the
-           whole machine's, so other sessions' servers count too).
+           kernel's TcpExtListenOverflows/ListenDrops meanwhile (nstat; as
+           root the bench runs in a network namespace of its own, so other
+           programs' servers do not count, otherwise they do).
   iperf    Debian's iperf2 server (a thread per stream) under test, the
            client natively with -P 20: the spread of the per-stream rates.
 
-usage: bench/fair_bench.py [--lib build/libgreen.so] [--rounds 2] [--duration 8]
+usage: bench/fair_bench.py [--lib build/libgreen.so[,other/libgreen.so]] [--rounds 2] [--duration 8]
                            [--only privoxy,iperf]
 Needs privoxy, iperf, wrk, nginx (scripts/setup installs privoxy and iperf).
 Loopback only; every step has its own time limit."""
@@ -118,10 +119,17 @@ def privoxy_round(lib, tmp, origin_port, a):
     pct = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)", out, re.M))
     errors = re.search(r"Socket errors: (.*)", out)
     return ("privoxy %s: %s req/s, p50 %s, p99 %s, ListenOverflows +%d, ListenDrops +%d%s" % (
-        "green " if lib else "native", rate.group(1) if rate else "?", pct.get("50", "?"),
+        label(lib, a), rate.group(1) if rate else "?", pct.get("50", "?"),
         pct.get("99", "?"), after.get("ListenOverflows", 0) - before.get("ListenOverflows", 0),
         after.get("ListenDrops", 0) - before.get("ListenDrops", 0),
         ", socket errors: " + errors.group(1) if errors else ""))
+
+
+def label(lib, a):
+    """native, green, or (with several --lib) green and the library's directory."""
+    if not lib:
+        return "native"
+    return "green" if "," not in a.lib else "green (%s)" % os.path.dirname(lib)
 
 
 def to_mbits(value, unit):
@@ -145,11 +153,11 @@ def iperf_round(lib, a):
              re.findall(r"^\[\s*(\d+)\].*?\s([\d.]+) (\w)bits/sec", r.stdout, re.M)]
     total = re.search(r"^\[SUM\].*?\s([\d.]+) (\w)bits/sec", r.stdout, re.M)
     if not rates:
-        return "iperf %s: no result (%s)" % ("green " if lib else "native", r.stdout[-300:])
+        return "iperf %s: no result (%s)" % (label(lib, a), r.stdout[-300:])
     rates.sort()
     return ("iperf %s: %d streams, per stream min %.0f median %.0f max %.0f Mbit/s "
             "(max/min %.1fx), sum %s Mbit/s" % (
-                "green " if lib else "native", len(rates), rates[0], rates[len(rates) // 2],
+                label(lib, a), len(rates), rates[0], rates[len(rates) // 2],
                 rates[-1], rates[-1] / max(rates[0], 1e-9),
                 "%.0f" % to_mbits(*total.groups()) if total else "?"))
 
@@ -164,18 +172,26 @@ def main():
     p.add_argument("--only", default="privoxy,iperf")
     a = p.parse_args()
     parts = a.only.split(",")
+    if (os.geteuid() == 0 and not os.environ.get("GREEN_FAIR_NETNS") and shutil.which("unshare")
+            and shutil.which("ip")):
+        # A loopback of its own: the listen-queue counters are this bench's alone.
+        os.environ["GREEN_FAIR_NETNS"] = "1"
+        cmd = "ip link set lo up && exec %s %s" % (
+            sys.executable, " ".join("'%s'" % x for x in [os.path.abspath(__file__)] + sys.argv[1:]))
+        os.execvp("unshare", ["unshare", "-n", "sh", "-c", cmd])
     missing = [t for t in ("privoxy", "iperf", "wrk", "nginx", "nstat") if not shutil.which(t)]
     if missing:
         print("fair_bench: skipped, missing %s (scripts/setup installs privoxy and iperf)"
               % ", ".join(missing))
         return 0
-    print("fair_bench: machine load %s; native and green interleaved, %d rounds of %d s" % (
-        open("/proc/loadavg").read().split()[0], a.rounds, a.duration), flush=True)
+    print("fair_bench: machine load %s; native and green interleaved, %d rounds of %d s%s" % (
+        open("/proc/loadavg").read().split()[0], a.rounds, a.duration,
+        "; own network namespace" if os.environ.get("GREEN_FAIR_NETNS") else ""), flush=True)
     with tempfile.TemporaryDirectory(prefix="green-fair-") as tmp:
         ng, origin_port = origin(tmp)
         try:
             for rnd in range(a.rounds):
-                for lib in (None, a.lib):
+                for lib in [None] + a.lib.split(","):
                     if "privoxy" in parts:
                         print(privoxy_round(lib, tmp, origin_port, a), flush=True)
                     if "iperf" in parts:

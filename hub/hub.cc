@@ -222,21 +222,17 @@ void run_ready(Hub* h) {
   // queue: with hundreds of busy threads a round took 26 ms (p50) to 220 ms
   // (p99), and an accept loop woken by the poll waited that long (privoxy at
   // 200 clients overflowed its listen queue). The clock is read every
-  // kRoundCheck threads, not at every switch.
-  // Called from a readiness callback inside the poll (fd_table.cc), it runs
-  // nothing once that poll has taken kRoundNs: libuv runs every callback of
-  // the events it fetched before it polls again, and a poll of 300 events,
-  // each running its thread, kept the listening socket unseen for 20 ms.
-  // The woken threads then run from the hub's loop, a round at a time.
+  // kRoundCheck threads, not at every switch. Inside the poll (a readiness
+  // callback runs the threads it woke at once: fd_table.cc) the round is
+  // the poll's own.
   // (A thread that forks empties the queue in the child: stop there.)
   uint64_t start = uv_hrtime();
-  if (h->in_uv_run && start - h->last_poll >= kRoundNs) return;
   size_t ran = 0;
   for (size_t n = h->ready_count; n > 0; --n) {
     GreenThread* t = dequeue(h);
     if (!t) break;
     run_thread(h, t);
-    if (++ran % kRoundCheck == 0 && uv_hrtime() - start >= kRoundNs) break;
+    if (++ran % kRoundCheck == 0 && !h->in_uv_run && uv_hrtime() - start >= kRoundNs) break;
   }
 }
 
