@@ -53,6 +53,7 @@ CASES = [
     Case("stack_guard"),
     Case("pshared_owner"),  # issue 8 item 2: owners of glibc's own mutexes by thread id
     Case("preempt"),  # issue 10: time slices, spinning polls, asynchronous cancellation
+    Case("lone_compute"),  # issue 10: a thread that computes with nobody else to run
     # issue 8 items 9, 10, 15: a forked child exits after the pool ran, ptrace
     # and job-control stops reach waitpid, exit with the heap exhausted
     Case("child_exits"),
