@@ -117,8 +117,9 @@ def test_redis_io_threads_preload():
 REQUESTS = 50
 REQUEST_TIMEOUT = 10.0  # seconds; a starved server never answers
 # The goal is 50 ms for the slowest request. On this loaded 2-core
-# machine (load average 5 to 10) natively the slowest of 200 is 45-55 ms;
-# under the preload 56-84 ms (p50 29 ms against 1-13 natively): each request
+# machine natively the slowest of 200 is 15-55 ms; under the preload 31-41
+# ms in a calmer run, 56-84 ms in a busier one (p50 22-29 ms against 1-13
+# natively): each request
 # waits for about 2.9 of CPython's 5 ms GIL timeouts against 1.3 natively (a
 # woken waiter runs only once the GIL's holder parks, so the computing
 # thread, first in the GIL's queue, takes it back before the request's
