@@ -4,6 +4,7 @@
 // thread parks. errno and h_errno come back with the result. The
 // non-reentrant gethostby* keep their result in a buffer of the calling green
 // thread, as glibc keeps one per OS thread.
+#include <arpa/inet.h>
 #include <netdb.h>
 
 #include <cstdlib>
@@ -62,17 +63,41 @@ hostent* host_lookup(GreenThread* self, Call&& reentrant) {
   return r == 0 ? result : nullptr;
 }
 
+// Calls that need no lookup: numeric addresses and ports (a proxy resolves
+// its peers' "127.0.0.1" and prints their addresses several times per
+// request). glibc answers them at once (AI_ADDRCONFIG asks the kernel over
+// netlink, which answers at once too), so they run on the green thread:
+// on the pool they would queue behind every real lookup of the other
+// threads, and an accept loop that prints each client's address would fall
+// behind its listen queue.
+bool numeric_host(const char* node, const addrinfo* hints) {
+  if (!node || (hints && (hints->ai_flags & AI_NUMERICHOST))) return true;
+  unsigned char addr[sizeof(in6_addr)];
+  return inet_pton(AF_INET, node, addr) == 1 || inet_pton(AF_INET6, node, addr) == 1;
+}
+
+bool numeric_service(const char* service, const addrinfo* hints) {
+  if (!service || (hints && (hints->ai_flags & AI_NUMERICSERV))) return true;
+  if (!*service) return false;
+  for (const char* c = service; *c; c++)
+    if (*c < '0' || *c > '9') return false;
+  return true;
+}
+
 }  // namespace
 
 extern "C" int getaddrinfo(const char* node, const char* service, const addrinfo* hints,
                            addrinfo** res) {
-  if (!hook_self()) return REAL(getaddrinfo)(node, service, hints, res);
+  if (!hook_self() || (numeric_host(node, hints) && numeric_service(service, hints)))
+    return REAL(getaddrinfo)(node, service, hints, res);
   return resolve([&] { return REAL(getaddrinfo)(node, service, hints, res); });
 }
 
 extern "C" int getnameinfo(const sockaddr* addr, socklen_t addr_len, char* host, socklen_t host_len,
                            char* serv, socklen_t serv_len, int flags) {
-  if (!hook_self()) return REAL(getnameinfo)(addr, addr_len, host, host_len, serv, serv_len, flags);
+  bool numeric = (!host || (flags & NI_NUMERICHOST)) && (!serv || (flags & NI_NUMERICSERV));
+  if (!hook_self() || numeric)
+    return REAL(getnameinfo)(addr, addr_len, host, host_len, serv, serv_len, flags);
   return resolve(
       [&] { return REAL(getnameinfo)(addr, addr_len, host, host_len, serv, serv_len, flags); });
 }

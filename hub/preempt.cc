@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <ucontext.h>
 #include <unistd.h>
 
@@ -110,13 +111,169 @@ void forward_to_program(int sig, siginfo_t* info, void* context) {
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
 }
 
+constexpr int kMaxHubs = 64;
+std::atomic<Hub*> g_hubs[kMaxHubs];
+std::atomic<int> g_hub_count{0};
+std::atomic<bool> g_watchdog_running{false};
+
+// Is the OS thread on a CPU (or ready for one), rather than asleep in a
+// system call that the signal would only interrupt?
+bool os_thread_running(pid_t tid) {
+  char buf[512];
+  if (!read_task_file(tid, "stat", buf, sizeof buf)) return false;
+  const char* end = strrchr(buf, ')');
+  return end && end[1] == ' ' && end[2] == 'R';
+}
+
+struct Watch {
+  uint64_t last = 0;
+  int64_t since_ns = 0;  // when it last switched
+  int64_t asked_ns = 0;  // the last preemption request
+  MonitorWatch monitor;
+};
+
+int64_t now_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+// Something for the hub to do: I/O ready on its epoll fd, or a park
+// deadline due (the thread it wakes would natively preempt a thread that
+// has run its share, as the kernel's wake-up preemption does).
+bool hub_has_work(Hub* h, int64_t now) {
+  if (now >= h->next_deadline.load(std::memory_order_relaxed)) return true;
+  pollfd p{h->loop.backend_fd, POLLIN, 0};
+  return poll(&p, 1, 0) > 0;
+}
+
+// What the kernel would call the wake-up granularity: a thread that has
+// run this long gives way to a woken one.
+constexpr int64_t kWakeupGranularityNs = 1000000;
+
+// Something else could use the hub: threads ready, or preempted ones that
+// wait for the next poll (racy reads from the watchdog: a hint), or a
+// pending cancel that asynchronous cancellation must act on.
+bool others_wait(Hub* h) {
+  if (h->ready_count > 0 || h->preempted_head != nullptr) return true;
+  GreenThread* t = h->running.load(std::memory_order_relaxed);
+  return t && t->cancel_pending && t->cancel_async;
+}
+
+// libuv hands the kernel a new or changed watcher only when it next polls:
+// until then the epoll fd cannot show that descriptor ready (a racy read
+// from the watchdog: a hint).
+bool watchers_pending(Hub* h) {
+  void* const* queue = reinterpret_cast<void* const*>(&h->loop.watcher_queue);
+  return queue[0] != static_cast<const void*>(&h->loop.watcher_queue);
+}
+
+// Has a thread that has run `ran` ns without a switch had its share?
+//   - a fifth of a slice while other threads wait to run: they share the
+//     CPU as under the kernel's fair scheduler (a thread that spins waiting
+//     for another gives way sooner);
+//   - a tenth of a slice (at least 1 ms) while I/O or a deadline waits for
+//     the hub: the kernel's wake-up preemption;
+//   - a whole slice while libuv has watchers to hand the kernel (a thread
+//     that parked on a descriptor just before this one ran), which
+//     hub_has_work cannot see.
+// A lone thread with nothing else to do is otherwise left alone, however
+// long it runs: interrupting it would only show the hub an empty poll.
+bool slice_over(Hub* h, int64_t ran, int64_t now) {
+  if (ran < std::min(kWakeupGranularityNs, g_timeslice_ns)) return false;
+  if (ran >= g_timeslice_ns / 5 && others_wait(h)) return true;
+  if (ran >= g_timeslice_ns / 10 && hub_has_work(h, now)) return true;
+  return ran >= g_timeslice_ns && watchers_pending(h);
+}
+
+// ---- the hub's own timer ----
+
+// On a loaded machine the watchdog is often scheduled late (5 to 20 ms on
+// this 2-core VM with the kernel's autogroups), and each of its looks needs
+// two threads to run: the watchdog's and the hub's. So once the watchdog has
+// ended one slice, the hub's OS thread gets a kernel timer of its own
+// (SIGEV_THREAD_ID, every millisecond) and the handler looks at the slice
+// itself, for as long as a thread keeps running long while something waits.
+// It disarms itself as soon as the hub switches freely again, sleeps, or has
+// nothing for anyone else: then it costs nothing.
+constexpr int64_t kShotNs = 1000000;
+struct Shots {
+  timer_t timer;
+  bool made = false;
+  bool armed = false;
+  uint64_t last = ~0ull;  // the switch count the last shot saw
+  int64_t since = 0;      // when that count was first seen
+  int moved = 0;          // shots in a row that saw the hub switch
+};
+Shots g_shots[kMaxHubs];  // by the hub's slot in g_hubs; used on the hub's own OS thread
+
+Shots* shots_of(Hub* h) {
+  int n = g_hub_count.load(std::memory_order_relaxed);
+  for (int i = 0; i < n; i++)
+    if (g_hubs[i].load(std::memory_order_relaxed) == h)
+      return g_shots[i].made ? &g_shots[i] : nullptr;
+  return nullptr;
+}
+
+void shots_make(Hub* h, Shots* s) {
+  struct sigevent ev;
+  memset(&ev, 0, sizeof ev);
+  ev.sigev_notify = SIGEV_THREAD_ID;
+  ev.sigev_signo = kPreemptSignal;
+  ev.sigev_value.sival_ptr = s;  // how the handler tells its shots from the program's timers
+  ev._sigev_un._tid = h->kernel_tid;
+  *s = Shots{};
+  s->made = timer_create(CLOCK_MONOTONIC, &ev, &s->timer) == 0;
+}
+
+void shots_arm(Shots* s, bool on) {
+  if (!s || s->armed == on) return;
+  s->armed = on;
+  s->moved = 0;
+  s->last = ~0ull;
+  itimerspec its{{0, on ? kShotNs : 0}, {0, on ? kShotNs : 0}};
+  timer_settime(s->timer, 0, &its, nullptr);
+}
+
+// One shot, in the handler: true when the running thread's slice is over
+// (preempt_at is then set, as the watchdog sets it).
+bool shot_over(Hub* h, Shots* s) {
+  int64_t now = now_ns();
+  uint64_t switches = h->switches.load(std::memory_order_relaxed);
+  // The hub runs or sleeps; or the thread waits for a safe point, maybe in a
+  // system call that a shot would only interrupt: the watchdog looks on.
+  if (!h->green_running.load(std::memory_order_relaxed) || tls.preempt_pending) {
+    shots_arm(s, false);
+    return false;
+  }
+  if (switches != s->last) {
+    s->last = switches;
+    s->since = now;  // it has run at least since now: a late shot only errs short
+    if (++s->moved >= 3) shots_arm(s, false);
+    return false;
+  }
+  s->moved = 0;
+  if (slice_over(h, now - s->since, now)) {
+    h->preempt_at.store(switches);
+    return true;
+  }
+  // Nothing ready and no deadline within a slice: the watchdog's looks at
+  // the epoll fd cost this thread nothing.
+  if (!others_wait(h) && h->next_deadline.load(std::memory_order_relaxed) > now + g_timeslice_ns)
+    shots_arm(s, false);
+  return false;
+}
+
 // ---- the handler ----
 
 void on_preempt_signal(int sig, siginfo_t* info, void* context) {
   Hub* h = tls.hub;
+  Shots* shots = h && g_timeslice_ns ? shots_of(h) : nullptr;
+  bool shot = shots && info->si_code == SI_TIMER && info->si_value.sival_ptr == shots;
   bool ours =
-      info->si_code == SI_TKILL && info->si_pid == getpid() && h &&
-      (h->preempt_at.load(std::memory_order_relaxed) != ~0ull || h->stack_request.load() == 1);
+      shot ||
+      (info->si_code == SI_TKILL && info->si_pid == getpid() && h &&
+       (h->preempt_at.load(std::memory_order_relaxed) != ~0ull || h->stack_request.load() == 1));
   if (!ours) {
     forward_to_program(sig, info, context);
     return;
@@ -124,6 +281,12 @@ void on_preempt_signal(int sig, siginfo_t* info, void* context) {
   if (monitor_capture_stack(h, reinterpret_cast<void*>(
                                    static_cast<ucontext_t*>(context)->uc_mcontext.gregs[REG_RIP])))
     return;
+  if (shot) {
+    int saved_errno = errno;  // its system calls must not show in the thread's errno
+    bool over = shot_over(h, shots);
+    errno = saved_errno;
+    if (!over) return;
+  }
   uint64_t request = h->preempt_at.exchange(~0ull);
   GreenThread* self = tls.current;
   // The thread it was meant for has switched meanwhile, or the hub runs.
@@ -140,6 +303,7 @@ void on_preempt_signal(int sig, siginfo_t* info, void* context) {
     return;
   }
   int saved_errno = errno;
+  shots_arm(shots, true);  // it computes: look again from this thread, not only the watchdog's
   g_preempt_stats.preempted.fetch_add(1, std::memory_order_relaxed);
   if (!self->preempted_once) {
     self->preempted_once = true;
@@ -185,46 +349,6 @@ void install_handlers() {
 
 // ---- the watchdog ----
 
-constexpr int kMaxHubs = 64;
-std::atomic<Hub*> g_hubs[kMaxHubs];
-std::atomic<int> g_hub_count{0};
-std::atomic<bool> g_watchdog_running{false};
-
-// Is the OS thread on a CPU (or ready for one), rather than asleep in a
-// system call that the signal would only interrupt?
-bool os_thread_running(pid_t tid) {
-  char buf[512];
-  if (!read_task_file(tid, "stat", buf, sizeof buf)) return false;
-  const char* end = strrchr(buf, ')');
-  return end && end[1] == ' ' && end[2] == 'R';
-}
-
-struct Watch {
-  uint64_t last = 0;
-  int64_t since_ns = 0;  // when it last switched
-  int64_t asked_ns = 0;  // the last preemption request
-  MonitorWatch monitor;
-};
-
-int64_t now_ns() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
-
-// Something for the hub to do: I/O ready on its epoll fd, or a park
-// deadline due (the thread it wakes would natively preempt a thread that
-// has run its share, as the kernel's wake-up preemption does).
-bool hub_has_work(Hub* h, int64_t now) {
-  if (now >= h->next_deadline.load(std::memory_order_relaxed)) return true;
-  pollfd p{h->loop.backend_fd, POLLIN, 0};
-  return poll(&p, 1, 0) > 0;
-}
-
-// What the kernel would call the wake-up granularity: a thread that has
-// run this long gives way to a woken one.
-constexpr int64_t kWakeupGranularityNs = 1000000;
-
 // True while a thread has run long without a switch (the watchdog then
 // looks more often).
 bool look_at(Hub* h, Watch* w) {
@@ -239,14 +363,8 @@ bool look_at(Hub* h, Watch* w) {
   }
   if (!g_timeslice_ns) return false;
   int64_t ran = now - w->since_ns;
-  // A whole slice without a switch, or a shorter run while the hub has work:
-  // ask, and again every half slice until it switches.
-  // Threads ready to run share the CPU in fifths of a slice (a thread that
-  // spins waiting for another gives way sooner, as under the kernel's fair
-  // scheduler).
-  bool over = ran >= g_timeslice_ns ||
-              (ran >= kWakeupGranularityNs && ran >= g_timeslice_ns / 10 && hub_has_work(h, now)) ||
-              (ran >= g_timeslice_ns / 5 && h->ready_count > 0);  // a racy read: a hint
+  // Asked again every 2 ms (at most every half slice) until it switches.
+  bool over = slice_over(h, ran, now);
   if (over &&
       now - w->asked_ns >= std::min<int64_t>(g_timeslice_ns / 2, kWakeupGranularityNs * 2) &&
       os_thread_running(h->kernel_tid)) {
@@ -367,6 +485,7 @@ void preempt_watch(Hub* h) {
   if (!g_timeslice_ns && !g_monitor_ns) return;  // the dump needs no watchdog
   int slot = g_hub_count.load();
   if (slot < kMaxHubs) {
+    if (g_timeslice_ns) shots_make(h, &g_shots[slot]);  // on the hub's own OS thread
     g_hubs[slot].store(h);
     g_hub_count.store(slot + 1);
   }
@@ -375,6 +494,7 @@ void preempt_watch(Hub* h) {
 
 void preempt_forked_child(Hub* h) {
   for (auto& hub : g_hubs) hub.store(nullptr);
+  for (Shots& shots : g_shots) shots = Shots{};  // a child inherits no timer
   g_hub_count.store(0);
   g_watchdog_running.store(false);
   h->watched = false;

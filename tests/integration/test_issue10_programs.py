@@ -20,6 +20,7 @@ LD_PRELOAD=libgreen.so.
   See test_python_cpu_thread_http_preload for the latencies."""
 
 import http.client
+import json
 import os
 import re
 import shutil
@@ -115,13 +116,14 @@ def test_redis_io_threads_preload():
 
 REQUESTS = 50
 REQUEST_TIMEOUT = 10.0  # seconds; a starved server never answers
-# The issue's goal is 50 ms for the slowest request. Natively (2 cores
-# shared with other work) the slowest is 40-55 ms. Under the preload with
-# the default 10 ms slice it is 110-140 ms (p50 65-80 ms): each GIL
-# hand-over waits for a slice to end twice, once before the hub sees the
-# request's socket ready and runs the waiter's 5 ms timer, once before the
-# CPU-bound thread sees the drop request; a request takes about four
-# hand-overs. So 50 ms is reported, not asserted; this bound only says no
+# The issue's goal is 50 ms for the slowest request. On this loaded 2-core
+# machine natively the slowest of 200 is 15-55 ms; under the preload 31-41
+# ms in a calmer run, 56-84 ms in a busier one (p50 22-29 ms against 1-13
+# natively): each request
+# waits for about 2.9 of CPython's 5 ms GIL timeouts against 1.3 natively (a
+# woken waiter runs only once the GIL's holder parks, so the computing
+# thread, first in the GIL's queue, takes it back before the request's
+# thread). So 50 ms is reported, not asserted; this bound only says no
 # request starved.
 SLOWEST_BOUND = 1.0
 PY_TIME_LIMIT = 60.0
@@ -185,3 +187,19 @@ def test_python_cpu_thread_http_native():
 def test_python_cpu_thread_http_preload():
     latencies, report = serve_and_ask(preload=True)
     assert latencies[-1] < SLOWEST_BOUND, report
+
+
+# ---- a lone computing thread is left alone ----
+
+def test_lone_computing_thread_is_not_interrupted(tmp_path):
+    """tests/legacy/lone_compute: the only other thread waits on a pipe with
+    no deadline, so the hub has nothing to do: the watchdog does not signal
+    the computing thread (it once did every half slice, some 100 times a
+    second). At most one preemption: the waiter's descriptor reaches the
+    kernel's epoll set only at the hub's next poll, so the first slice still
+    ends once."""
+    path = tmp_path / "stats.json"
+    r = harness.preloaded("lone_compute", env={"GREEN_STATS": str(path)})
+    assert r.returncode == 0 and r.stdout == harness.native("lone_compute").stdout, r.describe()
+    stats = json.loads(path.read_text())
+    assert stats["preemptions"] + stats["preemptions_deferred"] <= 2, stats
