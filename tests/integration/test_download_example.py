@@ -49,30 +49,27 @@ def make_handler(counter):
 
         def do_GET(self):
             counter.enter(self.path)
-            try:
-                # Long enough that a pool of 20 overlaps, whatever the load.
-                time.sleep(0.05)
-                prefix = "/item/"
-                if not self.path.startswith(prefix) or not self.path[len(prefix):].isdigit():
-                    self.send_error(404)
-                    return
-                n = int(self.path[len(prefix):])
-                data = body_for(self.path, n).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain")
-                if n % 2:
-                    self.send_header("Transfer-Encoding", "chunked")
-                    self.end_headers()
-                    for i in range(0, len(data), 100):
-                        piece = data[i:i + 100]
-                        self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
-                    self.wfile.write(b"0\r\n\r\n")
-                else:
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-            finally:
-                counter.leave()
+            # Long enough that a pool of 20 overlaps, whatever the load.
+            time.sleep(0.05)
+            reply = self.reply()
+            # Leave before the last byte goes: once the client has the whole
+            # reply it may start its next request, which must not find this
+            # one still counted.
+            counter.leave()
+            self.wfile.write(reply)
+
+        def reply(self):
+            prefix = "/item/"
+            if not self.path.startswith(prefix) or not self.path[len(prefix):].isdigit():
+                return b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
+            n = int(self.path[len(prefix):])
+            data = body_for(self.path, n).encode()
+            head = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+            if n % 2:
+                chunks = b"".join(b"%x\r\n%s\r\n" % (len(data[i:i + 100]), data[i:i + 100])
+                                  for i in range(0, len(data), 100))
+                return head + b"Transfer-Encoding: chunked\r\n\r\n" + chunks + b"0\r\n\r\n"
+            return head + b"Content-Length: %d\r\n\r\n" % len(data) + data
 
         def log_message(self, *args):
             pass
