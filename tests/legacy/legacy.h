@@ -123,6 +123,18 @@ static inline long long now_ns(void) {
   return clock_ns(CLOCK_MONOTONIC);
 }
 
+/* Runs stmt, which sets took, again (10 times at most) while took >= limit:
+ * for an "at once" check of a call that gives the same result each time, so
+ * that a loaded machine descheduling one call cannot fail the check, while a
+ * call that really waits fails it every time. */
+#define QUICKEST_OF_10(took, limit, ...)          \
+  do {                                            \
+    for (int again_ = 0; again_ < 10; again_++) { \
+      __VA_ARGS__;                                \
+      if ((took) < (limit)) break;                \
+    }                                             \
+  } while (0)
+
 #ifdef LEGACY_TICKER
 #include <pthread.h>
 #include <stdatomic.h>
