@@ -474,13 +474,19 @@ static void phase_static(void) {
   printf("phase 4: gethostbyname, gethostbyname2 and gethostbyaddr, one thread each\n");
   int t0 = atomic_load(&ticks);
   run_static(jobs);
-  /* again (results dropped, 10 rounds at most) until the ticker advanced */
+  /* again (results dropped, 10 rounds at most) until the ticker advanced 5
+   * times within one round: where the lookups held the only OS thread, it
+   * could run only when one of the three threads was done, 3 times a round */
+  int most = atomic_load(&ticks) - t0;
   static struct static_job copy[3];
-  for (int r = 0; r < 10 && atomic_load(&ticks) - t0 < 5; r++) {
+  for (int r = 0; r < 10 && most < 5; r++) {
     memcpy(copy, jobs, sizeof jobs);
+    int round0 = atomic_load(&ticks);
     run_static(copy);
+    if (atomic_load(&ticks) - round0 > most) most = atomic_load(&ticks) - round0;
   }
-  ticker_verdict("gethostbyname, gethostbyname2 and gethostbyaddr blocked", t0, 5);
+  printf("  ticker advanced while gethostbyname, gethostbyname2 and gethostbyaddr blocked: %s\n",
+         yes(most >= 5));
   for (int i = 0; i < 3; i++)
     for (int k = 0; k < 3; k++)
       printf("  %s #%d%s: %s\n", what[i], k + 1, k == 2 ? " (kept, read last)" : "",
