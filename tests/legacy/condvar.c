@@ -306,7 +306,8 @@ static void phase_wakeups(void) {
   pthread_create(&t, NULL, early_signaller, NULL);
   pthread_mutex_lock(&w_lock);
   long long start = clock_ns(CLOCK_MONOTONIC);
-  struct timespec dl = to_ts(clock_ns(CLOCK_REALTIME) + 3 * SEC);
+  /* 20 s: far above any delay of a loaded machine */
+  struct timespec dl = to_ts(clock_ns(CLOCK_REALTIME) + 20 * SEC);
   int e = 0;
   while (w_tokens == 0 && e == 0) e = pthread_cond_timedwait(&w_cond, &w_lock, &dl);
   int got = w_tokens == 1;
@@ -315,9 +316,9 @@ static void phase_wakeups(void) {
   long long waited = clock_ns(CLOCK_MONOTONIC) - start;
   pthread_join(t, NULL);
   printf(
-      "  timed wait of 3 s signalled at 100 ms: %s, got the token: %s, returned well before the "
+      "  timed wait of 20 s signalled at 100 ms: %s, got the token: %s, returned well before the "
       "deadline: %s\n",
-      errname(e), yes(got), yes(waited < 1500 * MS));
+      errname(e), yes(got), yes(waited < 10 * SEC));
 
   /* signal: at least one of 5 */
   atomic_store(&w_waiting, 0);

@@ -4,7 +4,9 @@
  * usage: file_io copy|direct|locks|locks-fork|splice
  *   copy:   builds a 4 MiB file, then copies it with open/read/write/fsync and
  *           with pread/pwrite/fdatasync, again and again until a ticker thread
- *           (10 ms sleeps) has advanced 10 times (at most 100 copies), and
+ *           (10 ms sleeps) has advanced 10 times (at most 100 copies, or
+ *           more while it is under 10 s: a loaded machine wakes the ticker
+ *           late but keeps copying), and
  *           says whether it did: natively it does; under libgreen with
  *           GREEN_FILE_IO=threadpool every file call parks, so it does too.
  *           Then the checks of the copies, readv/writev, O_APPEND, and the
@@ -13,13 +15,19 @@
  *           regular files directly, and the ticker cannot run meanwhile).
  *   locks:  flock and F_OFD_SETLKW on two open()s of one file (such locks
  *           conflict even within a process): a thread waits for the lock
- *           another thread holds for 300 ms while the ticker advances; LOCK_NB
+ *           another thread holds for 300 ms after the wait began, and until
+ *           the ticker advanced 10 times since (so natively the ticker always
+ *           advanced, whatever the load); LOCK_NB
  *           and F_OFD_SETLK give EWOULDBLOCK/EAGAIN; bad fds and arguments.
  *   locks-fork: F_SETLKW against a child process from fork that holds a
- *           POSIX lock for 300 ms, and F_GETLK naming it.
+ *           POSIX lock until told to exit (by a thread of the parent, 300 ms
+ *           after the wait began and once the ticker advanced 10 times), and
+ *           F_GETLK naming it.
  *   splice: sendfile into a socket whose reader starts 100 ms late, splice
  *           from an empty pipe and into a full socket, tee from an empty pipe,
- *           copy_file_range between files; their errors on the wrong fds.
+ *           copy_file_range between files; their errors on the wrong fds. The
+ *           reader or writer that ends each wait acts only once the ticker
+ *           advanced 5 times (legacy.h, wait_for_ticks).
  * Output is deterministic: checksums, errno names and verdicts. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -144,18 +152,20 @@ static void mode_copy(int judge) {
 
   int before = atomic_load(&ticks);
   int ok = 1, copies = 0;
+  long long t0 = now_ns();
   do {
     ok &= copy_rw(path("src"), path("a")) == 1;
     ok &= copy_positional(path("a"), path("b")) == 1;
     copies++;
-  } while (copies < 100 && atomic_load(&ticks) - before < 10);
+  } while (copies < 1000 && (copies < 100 || now_ns() - t0 < 10000 * MS) &&
+           atomic_load(&ticks) - before < 10);
   long long sa = 0, sb = 0;
   uint64_t ca = checksum(path("a"), &sa), cb = checksum(path("b"), &sb);
   printf("  every copy call succeeded: %s\n", yes(ok));
   printf("  read/write copy: %lld bytes, identical: %s\n", sa, yes(ca == src && sa == size));
   printf("  pread/pwrite copy: %lld bytes, identical: %s\n", sb, yes(cb == src && sb == size));
   if (judge)
-    printf("  ticker advanced 10 times while the copies ran (at most 100 copies): %s\n",
+    printf("  ticker advanced 10 times while the copies ran (at most 100 copies or 10 s): %s\n",
            yes(atomic_load(&ticks) - before >= 10));
 
   /* readv/writev, O_APPEND, lseek, fstat */
@@ -226,6 +236,7 @@ struct lock_try {
   int kind; /* 0: flock, 1: F_OFD_SETLKW, 2: F_SETLKW */
   int ret, err;
   long long took;
+  atomic_int started; /* set once took's clock started */
 };
 
 static void fill_lock(struct flock* fl, short type) {
@@ -241,6 +252,7 @@ static void* lock_waiter(void* arg) {
   struct flock fl;
   fill_lock(&fl, F_WRLCK);
   long long t0 = now_ns();
+  atomic_store(&t->started, 1);
   errno = 0;
   t->ret = t->kind == 0   ? flock(t->fd, LOCK_EX)
            : t->kind == 1 ? fcntl(t->fd, F_OFD_SETLKW, &fl)
@@ -250,14 +262,25 @@ static void* lock_waiter(void* arg) {
   return NULL;
 }
 
+/* Ends a wait ms after the waiter began it and once the ticker advanced n
+ * times since before, whatever the load: a lower bound on the wait's length
+ * that always holds natively. */
+static void release_later(struct lock_try* t, long ms, int before, int n) {
+  for (int i = 0; i < 2000 && !atomic_load(&t->started); i++) msleep(5);
+  msleep(ms);
+  wait_for_ticks(before, n);
+}
+
 struct holder {
   int fd, kind;
   long ms;
+  struct lock_try* waiter;
+  int before;
 };
 
 static void* lock_holder(void* arg) {
   struct holder* h = arg;
-  msleep(h->ms);
+  release_later(h->waiter, h->ms, h->before, 10);
   if (h->kind == 0) {
     flock(h->fd, LOCK_UN);
   } else {
@@ -284,9 +307,9 @@ static void mode_locks(void) {
     printf("  %s held on one open(): %d; the other open() without waiting: %d %s\n",
            kind == 0 ? "flock" : "OFD lock", held, nb,
            nb_err == EWOULDBLOCK ? "EWOULDBLOCK/EAGAIN" : errname(nb_err));
-    struct lock_try t = {b, kind, -2, 0, 0};
-    struct holder h = {a, kind, 300};
+    struct lock_try t = {b, kind, -2, 0, 0, 0};
     int before = atomic_load(&ticks);
+    struct holder h = {a, kind, 300, &t, before};
     pthread_t tw, th;
     pthread_create(&th, NULL, lock_holder, &h);
     pthread_create(&tw, NULL, lock_waiter, &t);
@@ -341,11 +364,23 @@ static void mode_locks(void) {
   close(b);
 }
 
+struct child_release {
+  struct lock_try* waiter;
+  int before, fd; /* a byte on fd tells the child to exit */
+};
+
+static void* child_releaser(void* arg) {
+  struct child_release* c = arg;
+  release_later(c->waiter, 300, c->before, 10);
+  if (write(c->fd, "x", 1) != 1) perror("write");
+  return NULL;
+}
+
 static void mode_locks_fork(void) {
   printf("a POSIX lock held by a child process\n");
   int fd = open(path("plock"), O_RDWR | O_CREAT, 0644);
-  int ready[2];
-  if (pipe(ready) < 0) exit(1);
+  int ready[2], leave[2];
+  if (pipe(ready) < 0 || pipe(leave) < 0) exit(1);
   fflush(stdout);
   pid_t pid = fork();
   if (pid == 0) {
@@ -353,7 +388,9 @@ static void mode_locks_fork(void) {
     fill_lock(&fl, F_WRLCK);
     fcntl(fd, F_SETLK, &fl);
     write(ready[1], "x", 1);
-    msleep(300);
+    char c;
+    close(leave[1]); /* EOF, should the parent end first */
+    if (read(leave[0], &c, 1) < 0) perror("read");
     _exit(0); /* releases the lock */
   }
   char c;
@@ -369,11 +406,14 @@ static void mode_locks_fork(void) {
   int r = fcntl(fd, F_SETLK, &fl);
   printf("  F_SETLK without waiting: %d %s\n", r,
          errno == EAGAIN || errno == EACCES ? "EAGAIN/EACCES" : errname(errno));
-  struct lock_try t = {fd, 2, -2, 0, 0};
+  struct lock_try t = {fd, 2, -2, 0, 0, 0};
   int before = atomic_load(&ticks);
-  pthread_t tw;
+  struct child_release cr = {&t, before, leave[1]};
+  pthread_t tw, tr;
+  pthread_create(&tr, NULL, child_releaser, &cr);
   pthread_create(&tw, NULL, lock_waiter, &t);
   pthread_join(tw, NULL);
+  pthread_join(tr, NULL);
   printf("  F_SETLKW waited for the child to exit: %d %s, after 300 ms: %s\n", t.ret,
          errname(t.ret < 0 ? t.err : 0), yes(t.took >= 200 * MS));
   ticker_verdict("F_SETLKW waited", before, 10);
@@ -383,6 +423,8 @@ static void mode_locks_fork(void) {
   close(fd);
   close(ready[0]);
   close(ready[1]);
+  close(leave[0]);
+  close(leave[1]);
 }
 
 /* ---- sendfile, splice, tee, copy_file_range ---- */
@@ -390,6 +432,7 @@ static void mode_locks_fork(void) {
 struct sink {
   int fd;
   long ms;
+  int before; /* it reads once the ticker advanced 5 times since */
   long long got;
   uint64_t sum;
 };
@@ -397,6 +440,7 @@ struct sink {
 static void* sink_main(void* arg) {
   struct sink* s = arg;
   msleep(s->ms);
+  wait_for_ticks(s->before, 5);
   static char buf[CHUNK];
   s->sum = 14695981039346656037ULL;
   for (;;) {
@@ -413,11 +457,13 @@ struct feeder {
   long ms;
   const char* data;
   size_t len;
+  int before; /* it writes once the ticker advanced 5 times since */
 };
 
 static void* feeder_main(void* arg) {
   struct feeder* f = arg;
   msleep(f->ms);
+  wait_for_ticks(f->before, 5);
   write(f->fd, f->data, f->len);
   return NULL;
 }
@@ -431,11 +477,11 @@ static void mode_splice(void) {
   /* sendfile into a socket whose reader starts late: it must wait */
   int sv[2];
   socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
-  struct sink s = {sv[1], 100, 0, 0};
+  int before = atomic_load(&ticks);
+  struct sink s = {sv[1], 100, before, 0, 0};
   pthread_t ts;
   pthread_create(&ts, NULL, sink_main, &s);
   int in = open(path("src"), O_RDONLY);
-  int before = atomic_load(&ticks);
   off_t off = 0;
   long long sent = 0;
   int calls = 0;
@@ -456,9 +502,9 @@ static void mode_splice(void) {
   int p[2];
   if (pipe(p) < 0) exit(1);
   socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
-  struct feeder f = {p[1], 100, "spliced bytes", 13};
-  pthread_t tf;
   before = atomic_load(&ticks);
+  struct feeder f = {p[1], 100, "spliced bytes", 13, before};
+  pthread_t tf;
   pthread_create(&tf, NULL, feeder_main, &f);
   ssize_t r = splice(p[0], NULL, sv[0], NULL, 64, 0);
   pthread_join(tf, NULL);
@@ -469,8 +515,8 @@ static void mode_splice(void) {
   ticker_verdict("splice waited on the pipe", before, 5);
 
   /* splice from an empty socket into a pipe: waits for the socket's peer */
-  f = (struct feeder){sv[1], 100, "from the socket", 15};
   before = atomic_load(&ticks);
+  f = (struct feeder){sv[1], 100, "from the socket", 15, before};
   pthread_create(&tf, NULL, feeder_main, &f);
   r = splice(sv[0], NULL, p[1], NULL, 64, 0);
   pthread_join(tf, NULL);
@@ -481,8 +527,8 @@ static void mode_splice(void) {
   /* tee from an empty pipe: waits, then both pipes hold the bytes */
   int q[2];
   if (pipe(q) < 0) exit(1);
-  f = (struct feeder){p[1], 100, "teed", 4};
   before = atomic_load(&ticks);
+  f = (struct feeder){p[1], 100, "teed", 4, before};
   pthread_create(&tf, NULL, feeder_main, &f);
   r = tee(p[0], q[1], 64, 0);
   pthread_join(tf, NULL);

@@ -123,23 +123,47 @@ static inline long long now_ns(void) {
   return clock_ns(CLOCK_MONOTONIC);
 }
 
+/* Runs stmt, which sets took, again (10 times at most) while took >= limit:
+ * for an "at once" check of a call that gives the same result each time, so
+ * that a loaded machine descheduling one call cannot fail the check, while a
+ * call that really waits fails it every time. */
+#define QUICKEST_OF_10(took, limit, ...)          \
+  do {                                            \
+    for (int again_ = 0; again_ < 10; again_++) { \
+      __VA_ARGS__;                                \
+      if ((took) < (limit)) break;                \
+    }                                             \
+  } while (0)
+
 #ifdef LEGACY_TICKER
 #include <pthread.h>
 #include <stdatomic.h>
 
-/* The ticker: a thread that counts 10 ms sleeps, for 30 s at most. When it
- * keeps counting while another thread's call blocks, that call let the other
- * threads run. A program that wants it defines LEGACY_TICKER before it
- * includes this file, starts ticker_main and sets ticker_stop at the end. */
+/* The ticker: a thread that counts 10 ms sleeps, 12,000 of them at most (2
+ * minutes or more). When it keeps counting while another thread's call
+ * blocks, that call let the other threads run. A program that wants it
+ * defines LEGACY_TICKER before it includes this file, starts ticker_main and
+ * sets ticker_stop at the end. */
 static atomic_int ticks, ticker_stop;
 
 static void* ticker_main(void* arg) {
   (void)arg;
-  for (int i = 0; i < 3000 && !atomic_load(&ticker_stop); i++) {
+  for (int i = 0; i < 12000 && !atomic_load(&ticker_stop); i++) {
     msleep(10);
     atomic_fetch_add(&ticks, 1);
   }
   return NULL;
+}
+
+/* Waits until the ticker advanced n times since before, 10 s at most. The
+ * thread that ends another's blocking call (the one that writes, unlocks,
+ * connects...) calls it before it acts, with before read before that thread
+ * was made: the call then cannot return before the ticker advanced n times,
+ * natively whatever the load, so its verdict never depends on how late 10 ms
+ * sleeps wake. Where the call holds the only OS thread, neither the ticker
+ * nor this thread runs until it returns, and the verdict still says NO. */
+static inline void wait_for_ticks(int before, int n) {
+  for (int i = 0; i < 2000 && atomic_load(&ticks) - before < n; i++) msleep(5);
 }
 
 static void ticker_verdict(const char* what, int before, int at_least) {

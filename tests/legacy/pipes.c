@@ -295,11 +295,17 @@ static void test_nonblock(void) {
   show_flags("pipe2(O_NONBLOCK) read end", p[0]);
   show_flags("pipe2(O_NONBLOCK) write end", p[1]);
   char buf[16];
-  long long t0 = now_ns();
-  errno = 0;
-  ssize_t n = read(p[0], buf, sizeof buf);
-  long long took = now_ns() - t0;
-  printf("  read on empty: %zd %s %s\n", n, errname(errno), took < 500 * MS ? "at once" : "LATE");
+  long long t0, took;
+  ssize_t n;
+  int e0;
+  QUICKEST_OF_10(took, 500 * MS, {
+    t0 = now_ns();
+    errno = 0;
+    n = read(p[0], buf, sizeof buf);
+    e0 = errno;
+    took = now_ns() - t0;
+  });
+  printf("  read on empty: %zd %s %s\n", n, errname(e0), took < 500 * MS ? "at once" : "LATE");
 
   /* fill the write end until it refuses */
   static char block[4096];
@@ -345,11 +351,14 @@ static void test_nonblock(void) {
   printf("  F_SETFL set: %d\n", fcntl(p[0], F_SETFL, fcntl(p[0], F_GETFL) | O_NONBLOCK));
   show_flags("after setting, read end", p[0]);
   show_flags("its dup", d);
-  errno = 0;
-  t0 = now_ns();
-  n = read(d, buf, sizeof buf);
-  took = now_ns() - t0;
-  printf("  read on the dup: %zd %s %s\n", n, errname(errno), took < 500 * MS ? "at once" : "LATE");
+  QUICKEST_OF_10(took, 500 * MS, {
+    errno = 0;
+    t0 = now_ns();
+    n = read(d, buf, sizeof buf);
+    e0 = errno;
+    took = now_ns() - t0;
+  });
+  printf("  read on the dup: %zd %s %s\n", n, errname(e0), took < 500 * MS ? "at once" : "LATE");
   /* clear it through the dup; the original sees it cleared */
   fcntl(d, F_SETFL, fcntl(d, F_GETFL) & ~O_NONBLOCK);
   show_flags("cleared through the dup, read end", p[0]);

@@ -4,11 +4,15 @@
  *
  * Tickers count 10 ms sleeps throughout: where a call blocks, the program
  * says whether they advanced meanwhile (natively they do, with real threads;
- * a green runtime must keep running the other threads).
+ * a green runtime must keep running the other threads). Each child that ends
+ * such a wait (a forked one, or a shell's `read x <&N`) waits on a pipe that
+ * a thread of the parent writes only once the tickers advanced (release_main),
+ * so that natively the verdict holds whatever the load.
  *
  * Phase 1: 20 ticker threads ("ready" is printed while they all run); one
- *          thread runs system("sleep 0.3; echo hi") and another forks a child
- *          that exits with status 7 after 300 ms and reaps it with waitpid.
+ *          thread runs system("sleep 0.3; read x <&N; echo hi") and another
+ *          forks a child that exits with status 7 (both once released, 300 ms
+ *          later at the earliest) and reaps it with waitpid.
  * Phase 2: wait, wait3, wait4, waitid, waitpid(WNOHANG), a child killed by a
  *          signal, a stopped and continued child, WNOWAIT, five threads each
  *          reaping its own child, and ECHILD/EINVAL.
@@ -64,7 +68,7 @@ static atomic_int tick[TICKERS], ticker_stop;
 
 static void* ticker_main(void* arg) {
   int i = (int)(long)arg;
-  for (int n = 0; n < 3000 && !atomic_load(&ticker_stop); n++) {
+  for (int n = 0; n < 12000 && !atomic_load(&ticker_stop); n++) {
     msleep(10);
     atomic_fetch_add(&tick[i], 1);
   }
@@ -89,13 +93,74 @@ static void ticker_verdict(const char* what, const int* snap, int at_least) {
   printf("  ticker advanced while %s: %s\n", what, yes(least_since(snap, 1) >= at_least));
 }
 
+/* ---- children held until released ---- */
+
+/* A thread that sleeps ms, waits (10 s at most) until each of the first
+ * tickers advanced at_least times since snap, then writes a line on each fd
+ * (gap ms apart) and closes it. Natively the wait it ends then always saw the
+ * tickers advance; where that wait holds the only OS thread, this thread does
+ * not run and neither do the tickers. */
+struct release {
+  int fd[5], count;
+  long ms, gap;
+  int snap[TICKERS], tickers, at_least;
+  pthread_t thread;
+};
+
+static void* release_main(void* arg) {
+  struct release* r = arg;
+  msleep(r->ms);
+  for (int i = 0; i < 2000 && least_since(r->snap, r->tickers) < r->at_least; i++) msleep(5);
+  for (int i = 0; i < r->count; i++) {
+    if (i) msleep(r->gap);
+    if (write(r->fd[i], "\n", 1) != 1) perror("write");
+    close(r->fd[i]);
+  }
+  return NULL;
+}
+
+static void release_later(struct release* r, long ms, const int* snap, int tickers, int at_least) {
+  r->ms = ms;
+  memcpy(r->snap, snap, sizeof(int) * (size_t)tickers);
+  r->tickers = tickers;
+  r->at_least = at_least;
+  pthread_create(&r->thread, NULL, release_main, r);
+}
+
+/* A pipe for a child to wait on: the write end is close-on-exec, so a shell
+ * that inherits the read end does not keep it open too. */
+static void hold_pipe(int p[2]) {
+  if (pipe(p) < 0) exit(1);
+  fcntl(p[1], F_SETFD, FD_CLOEXEC);
+}
+
+/* A child that exits with status once a line (or EOF) comes on the pipe
+ * whose write end it leaves in *release. */
+static pid_t child_held(int status, int* release) {
+  int p[2];
+  hold_pipe(p);
+  fflush(stdout);
+  pid_t pid = fork();
+  if (pid == 0) {
+    char c;
+    close(p[1]);
+    if (read(p[0], &c, 1) < 0) _exit(99);
+    _exit(status);
+  }
+  close(p[0]);
+  *release = p[1];
+  return pid;
+}
+
 /* ---- phase 1 ---- */
 
 static int system_status, fork_status;
+static char system_command[64];
+static int fork_hold[2]; /* the forked child exits once released on it */
 
 static void* system_main(void* arg) {
   (void)arg;
-  system_status = system("sleep 0.3; echo hi");
+  system_status = system(system_command);
   return NULL;
 }
 
@@ -103,7 +168,9 @@ static void* forker_main(void* arg) {
   (void)arg;
   pid_t pid = fork();
   if (pid == 0) {
-    msleep(300);
+    char c;
+    close(fork_hold[1]);
+    if (read(fork_hold[0], &c, 1) < 0) _exit(99);
     _exit(7);
   }
   int st = -1;
@@ -120,15 +187,24 @@ static void phase_system_fork(pthread_t* tickers) {
   msleep(50);
   printf("ready\n");
   fflush(stdout);
-  int snap[TICKERS];
+  int snap[TICKERS], system_hold[2];
   snapshot(snap, TICKERS);
+  hold_pipe(system_hold);
+  hold_pipe(fork_hold);
+  snprintf(system_command, sizeof system_command, "sleep 0.3; read x <&%d; echo hi",
+           system_hold[0]);
+  struct release rel = {{system_hold[1], fork_hold[1]}, 2, 0, 0, {0}, 0, 0, 0};
+  release_later(&rel, 300, snap, TICKERS, 10);
   pthread_t a, b;
   pthread_create(&a, NULL, system_main, NULL);
   pthread_create(&b, NULL, forker_main, NULL);
   pthread_join(a, NULL);
   pthread_join(b, NULL);
+  pthread_join(rel.thread, NULL);
+  close(system_hold[0]);
+  close(fork_hold[0]);
   int least = least_since(snap, TICKERS);
-  describe("system(\"sleep 0.3; echo hi\")", system_status);
+  describe("system(\"sleep 0.3; read x <&N; echo hi\")", system_status);
   describe("the forked child reaped by waitpid", fork_status);
   printf("  every one of the %d tickers advanced 10 times meanwhile: %s\n", TICKERS,
          yes(least >= 10));
@@ -162,37 +238,49 @@ static void phase_wait(void) {
   printf("phase 2: the wait family\n");
   int snap[1];
   int st = 0;
-  pid_t pid = child_exiting(3, 100);
+  struct release rel = {{-1}, 1, 0, 0, {0}, 0, 0, 0};
   snapshot(snap, 1);
+  pid_t pid = child_held(3, &rel.fd[0]);
+  release_later(&rel, 100, snap, 1, 5);
   pid_t r = wait(&st);
+  pthread_join(rel.thread, NULL);
   describe(r == pid ? "wait" : "wait (WRONG PID)", st);
   ticker_verdict("wait blocked", snap, 5);
 
   struct rusage ru;
-  pid = child_exiting(4, 100);
   snapshot(snap, 1);
+  pid = child_held(4, &rel.fd[0]);
+  release_later(&rel, 100, snap, 1, 5);
   r = wait3(&st, 0, &ru);
+  pthread_join(rel.thread, NULL);
   describe(r == pid ? "wait3" : "wait3 (WRONG PID)", st);
   ticker_verdict("wait3 blocked", snap, 5);
 
-  pid = child_exiting(5, 100);
   snapshot(snap, 1);
+  pid = child_held(5, &rel.fd[0]);
+  release_later(&rel, 100, snap, 1, 5);
   r = wait4(pid, &st, 0, &ru);
+  pthread_join(rel.thread, NULL);
   describe(r == pid ? "wait4" : "wait4 (WRONG PID)", st);
   ticker_verdict("wait4 blocked", snap, 5);
 
-  pid = child_exiting(6, 100);
   siginfo_t si;
   memset(&si, 0, sizeof si);
   snapshot(snap, 1);
+  pid = child_held(6, &rel.fd[0]);
+  release_later(&rel, 100, snap, 1, 5);
   int w = waitid(P_PID, (id_t)pid, &si, WEXITED);
+  pthread_join(rel.thread, NULL);
   printf("  waitid: %d, %s, status %d, right pid: %s\n", w,
          si.si_code == CLD_EXITED ? "CLD_EXITED" : "other", si.si_status, yes(si.si_pid == pid));
   ticker_verdict("waitid blocked", snap, 5);
 
-  pid = child_exiting(8, 150);
+  /* held, so it still runs whatever the load */
+  int hold;
+  pid = child_held(8, &hold);
   r = waitpid(pid, &st, WNOHANG);
   printf("  waitpid(WNOHANG) while the child runs: %d\n", (int)r);
+  close(hold);
   r = waitpid(pid, &st, 0);
   describe(r == pid ? "then waitpid" : "then waitpid (WRONG PID)", st);
 
@@ -221,14 +309,19 @@ static void phase_wait(void) {
   r = waitpid(pid, &st, 0);
   describe(r == pid ? "then waitpid" : "then waitpid (WRONG PID)", st);
 
-  /* five threads, each reaping its own child; the children exit in reverse */
+  /* five threads, each reaping its own child; the children exit in reverse,
+   * 50 ms apart */
   struct reaper rs[5];
   pthread_t ts[5];
   snapshot(snap, 1);
+  rel.count = 5;
+  rel.gap = 50;
   for (int i = 0; i < 5; i++) {
-    rs[i].pid = child_exiting(10 + i, 250 - 50 * i);
+    rs[i].pid = child_held(10 + i, &rel.fd[4 - i]);
     pthread_create(&ts[i], NULL, reaper_main, &rs[i]);
   }
+  release_later(&rel, 50, snap, 1, 5);
+  pthread_join(rel.thread, NULL);
   int right = 0;
   for (int i = 0; i < 5; i++) {
     pthread_join(ts[i], NULL);
@@ -492,13 +585,20 @@ static void phase_exec(const char* self) {
 
 static void phase_popen(void) {
   printf("phase 5: popen, pclose, system, vfork\n");
-  int snap[1];
+  int snap[1], hold[2];
+  char command[64];
   fflush(stdout);
   snapshot(snap, 1);
-  FILE* f = popen("sleep 0.2; echo from popen", "r");
+  hold_pipe(hold);
+  snprintf(command, sizeof command, "sleep 0.2; read x <&%d; echo from popen", hold[0]);
+  struct release rel = {{hold[1]}, 1, 0, 0, {0}, 0, 0, 0};
+  release_later(&rel, 200, snap, 1, 5);
+  FILE* f = popen(command, "r");
   char line[64] = "";
   char* s = f ? fgets(line, sizeof line, f) : NULL;
   int st = f ? pclose(f) : -1;
+  pthread_join(rel.thread, NULL);
+  close(hold[0]);
   printf("  popen(\"r\") line: %s", s ? line : "NONE\n");
   describe("its pclose", st);
   ticker_verdict("fgets waited on the popen'd command", snap, 5);
@@ -520,12 +620,18 @@ static void phase_popen(void) {
   pid_t pid = vfork();
   if (pid == 0) _exit(9);
   run_and_wait("a vfork'ed child", pid);
+  hold_pipe(hold);
+  snprintf(command, sizeof command, "sleep 0.2; read x <&%d; exit 10", hold[0]);
+  rel.fd[0] = hold[1];
+  release_later(&rel, 200, snap, 1, 5);
   pid = vfork();
   if (pid == 0) {
-    execl("/bin/sh", "sh", "-c", "sleep 0.2; exit 10", (char*)NULL);
+    execl("/bin/sh", "sh", "-c", command, (char*)NULL);
     _exit(127);
   }
   run_and_wait("a vfork'ed child that exec'd sh", pid);
+  pthread_join(rel.thread, NULL);
+  close(hold[0]);
   ticker_verdict("the parent waited for it", snap, 5);
 }
 

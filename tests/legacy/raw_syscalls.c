@@ -21,14 +21,20 @@
 
 static int pipe_fds[2];
 
+/* The ticker's count when the current writer was made: it writes only once
+ * the ticker advanced 3 times since (legacy.h, wait_for_ticks). */
+static int writer_before;
+
 static void* write_later(void* arg) {
   msleep(100);
+  wait_for_ticks(writer_before, 3);
   if (write(pipe_fds[1], arg, strlen(arg)) < 0) perror("write");
   return NULL;
 }
 
-static pthread_t writer(const char* text) {
+static pthread_t writer(const char* text, int before) {
   pthread_t t;
+  writer_before = before;
   pthread_create(&t, NULL, write_later, (void*)text);
   return t;
 }
@@ -43,7 +49,7 @@ static void drain(void) {
 static void reads_and_polls(void) {
   char buf[16] = {0};
   int before = atomic_load(&ticks);
-  pthread_t t = writer("hello");
+  pthread_t t = writer("hello", before);
   long r = syscall(SYS_read, pipe_fds[0], buf, sizeof buf);
   printf("syscall(SYS_read) on a pipe: %ld \"%s\"\n", r, buf);
   ticker_verdict("it waited", before, 3);
@@ -51,7 +57,7 @@ static void reads_and_polls(void) {
 
   struct pollfd p = {pipe_fds[0], POLLIN, 0};
   before = atomic_load(&ticks);
-  t = writer("x");
+  t = writer("x", before);
   r = syscall(SYS_poll, &p, 1, 5000);
   printf("syscall(SYS_poll): %ld revents %s\n", r, p.revents & POLLIN ? "POLLIN" : "none");
   ticker_verdict("it waited", before, 3);
@@ -62,7 +68,7 @@ static void reads_and_polls(void) {
   uint64_t mask = 0;
   p.revents = 0;
   before = atomic_load(&ticks);
-  t = writer("x");
+  t = writer("x", before);
   r = syscall(SYS_ppoll, &p, 1, &limit, &mask, 8);
   printf("syscall(SYS_ppoll) with a kernel sigset: %ld revents %s\n", r,
          p.revents & POLLIN ? "POLLIN" : "none");
@@ -79,14 +85,14 @@ static void reads_and_polls(void) {
   epoll_ctl(ep, EPOLL_CTL_ADD, pipe_fds[0], &ev);
   struct epoll_event out;
   before = atomic_load(&ticks);
-  t = writer("x");
+  t = writer("x", before);
   r = syscall(SYS_epoll_wait, ep, &out, 1, 5000);
   printf("syscall(SYS_epoll_wait): %ld, fd %s\n", r, yes(out.data.fd == pipe_fds[0]));
   ticker_verdict("it waited", before, 3);
   pthread_join(t, NULL);
   drain();
   before = atomic_load(&ticks);
-  t = writer("x");
+  t = writer("x", before);
   r = syscall(SYS_epoll_pwait, ep, &out, 1, 5000, &mask, 8);
   printf("syscall(SYS_epoll_pwait): %ld\n", r);
   ticker_verdict("it waited", before, 3);
@@ -95,14 +101,29 @@ static void reads_and_polls(void) {
   close(ep);
 }
 
+/* Sleeps of 100 ms, again until the ticker advanced 3 times since the first
+ * one began (50 at most): natively it does whatever the load. Where the sleep
+ * holds the only OS thread, nothing between two sleeps lets the ticker run,
+ * so it never advances and the verdict says NO. Returns the first failure,
+ * or 0. */
+static long sleep_until_ticks(int clock, int before) {
+  for (int i = 0; i < 50 && atomic_load(&ticks) - before < 3; i++) {
+    struct timespec ts = {0, 100000000};
+    long r = clock < 0 ? syscall(SYS_nanosleep, &ts, NULL)
+                       : syscall(SYS_clock_nanosleep, clock, 0, &ts, NULL);
+    if (r != 0) return r;
+  }
+  return 0;
+}
+
 static void sleeps(void) {
   struct timespec ts = {0, 100000000};
   int before = atomic_load(&ticks);
-  long r = syscall(SYS_nanosleep, &ts, NULL);
+  long r = sleep_until_ticks(-1, before);
   printf("syscall(SYS_nanosleep) 100 ms: %ld\n", r);
   ticker_verdict("it slept", before, 3);
   before = atomic_load(&ticks);
-  r = syscall(SYS_clock_nanosleep, CLOCK_MONOTONIC, 0, &ts, NULL);
+  r = sleep_until_ticks(CLOCK_MONOTONIC, before);
   printf("syscall(SYS_clock_nanosleep) 100 ms: %ld\n", r);
   ticker_verdict("it slept", before, 3);
   errno = 0;
@@ -111,13 +132,18 @@ static void sleeps(void) {
 }
 
 static struct sockaddr_in listen_addr;
+/* The ticker's count when the main thread began its recvfrom, -1 before. */
+static atomic_int recv_before = -1;
 
 static void* connect_later(void* arg) {
-  (void)arg;
+  int before = *(int*)arg;
   msleep(100);
+  wait_for_ticks(before, 3);
   int c = socket(AF_INET, SOCK_STREAM, 0);
   long r = syscall(SYS_connect, c, &listen_addr, sizeof listen_addr);
   msleep(100);
+  for (int i = 0; i < 2000 && atomic_load(&recv_before) < 0; i++) msleep(5);
+  wait_for_ticks(atomic_load(&recv_before), 3);
   long sent = syscall(SYS_sendto, c, "ping", 4, 0, NULL, 0);
   printf("syscall(SYS_connect): %ld, syscall(SYS_sendto): %ld\n", r, sent);
   fflush(stdout);
@@ -135,14 +161,15 @@ static void sockets(void) {
   listen(l, 4);
   getsockname(l, (struct sockaddr*)&listen_addr, &len);
   pthread_t t;
-  pthread_create(&t, NULL, connect_later, NULL);
   int before = atomic_load(&ticks);
+  pthread_create(&t, NULL, connect_later, &before);
   long s = syscall(SYS_accept4, l, NULL, NULL, SOCK_CLOEXEC);
   printf("syscall(SYS_accept4): %s\n", s >= 0 ? "a connection" : "failed");
   ticker_verdict("it waited", before, 3);
   fflush(stdout);
   char buf[8] = {0};
-  before = atomic_load(&ticks);
+  atomic_store(&recv_before, atomic_load(&ticks));
+  before = atomic_load(&recv_before);
   long n = syscall(SYS_recvfrom, s, buf, sizeof buf, 0, NULL, NULL);
   pthread_join(t, NULL);
   printf("syscall(SYS_recvfrom): %ld \"%s\"\n", n, buf);
@@ -151,15 +178,32 @@ static void sockets(void) {
   close(l);
 }
 
+static int exit_fds[2]; /* a byte on it tells the child to exit */
+
+static void* release_child(void* arg) {
+  msleep(100);
+  wait_for_ticks(*(int*)arg, 3);
+  if (write(exit_fds[1], "x", 1) != 1) perror("write");
+  return NULL;
+}
+
 static void children(void) {
+  if (pipe(exit_fds) != 0) return;
   fflush(stdout);
   pid_t pid = fork();
   if (pid == 0) {
-    msleep(100);
+    char c;
+    close(exit_fds[1]);
+    if (read(exit_fds[0], &c, 1) < 0) perror("read");
     _exit(3);
   }
   int status = 0, before = atomic_load(&ticks);
+  pthread_t t;
+  pthread_create(&t, NULL, release_child, &before);
   long r = syscall(SYS_wait4, pid, &status, 0, NULL);
+  pthread_join(t, NULL);
+  close(exit_fds[0]);
+  close(exit_fds[1]);
   printf("syscall(SYS_wait4): %s, exit status %d\n", r == pid ? "the child" : "failed",
          WEXITSTATUS(status));
   ticker_verdict("it waited", before, 3);
@@ -228,7 +272,7 @@ static void io_uring(void) {
   sqe.user_data = 42;
   ring_queue(&r, &sqe);
   int before = atomic_load(&ticks);
-  pthread_t t = writer("uring");
+  pthread_t t = writer("uring", before);
   long n = syscall(SYS_io_uring_enter, r.fd, 1, 1, IORING_ENTER_GETEVENTS, NULL, 0);
   struct io_uring_cqe cqe;
   int got = ring_reap(&r, &cqe);

@@ -211,7 +211,8 @@ static void phase_try_timed(void) {
   pthread_create(&poster, NULL, reading_poster, NULL);
   pthread_create(&writer, NULL, delayed_writer, NULL);
   long long start = clock_ns(CLOCK_MONOTONIC);
-  struct timespec dl = to_ts(clock_ns(CLOCK_REALTIME) + 3 * SEC);
+  /* 20 s: far above any delay of a loaded machine */
+  struct timespec dl = to_ts(clock_ns(CLOCK_REALTIME) + 20 * SEC);
   int r;
   while ((r = sem_timedwait(&s, &dl)) != 0 && errno == EINTR) {
   }
@@ -220,9 +221,9 @@ static void phase_try_timed(void) {
   pthread_join(poster, NULL);
   pthread_join(writer, NULL);
   printf(
-      "  timedwait 3 s for a token posted after a 150 ms socket read: %s, waited for it: %s, "
+      "  timedwait 20 s for a token posted after a 150 ms socket read: %s, waited for it: %s, "
       "well before the deadline: %s\n",
-      rs, yes(waited >= 100 * MS), yes(waited < 1500 * MS));
+      rs, yes(waited >= 100 * MS), yes(waited < 10 * SEC));
   close(post_fds[0]);
   close(post_fds[1]);
   sem_destroy(&s);

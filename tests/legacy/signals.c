@@ -69,23 +69,23 @@ static void mode_read(void) {
 
   install(SIGALRM, on_alarm, 0);
   alarms = 0;
-  alarm(1);
   long long t0 = now_ns();
+  alarm(1); /* after t0: the wait is timed from before the alarm */
   errno = 0;
   ssize_t n = read(p[0], buf, sizeof buf);
   int e = errno;
   long long took = now_ns() - t0;
   printf("read, handler without SA_RESTART: %zd %s, handler ran %d time(s), %s\n", n, errname(e),
          (int)alarms,
-         took >= 900 * MS && took < 4000 * MS ? "when the alarm fired" : "AT THE WRONG TIME");
+         took >= 900 * MS && took < 30000 * MS ? "when the alarm fired" : "AT THE WRONG TIME");
 
   install(SIGALRM, on_alarm, SA_RESTART);
   alarms = 0;
   struct delayed d = {p[1], 1300};
   pthread_t t;
   pthread_create(&t, NULL, delayed_writer, &d);
-  alarm(1);
   t0 = now_ns();
+  alarm(1); /* after t0: the wait is timed from before the alarm */
   memset(buf, 0, sizeof buf);
   errno = 0;
   n = read(p[0], buf, sizeof buf);
@@ -124,9 +124,9 @@ static void mode_read(void) {
 static void mode_wait(void) {
   install(SIGALRM, on_alarm, SA_RESTART);
   alarms = 0;
-  alarm(1);
   struct timespec req = {3, 0}, rem = {-1, -1};
   long long t0 = now_ns();
+  alarm(1); /* after t0: the wait is timed from before the alarm */
   errno = 0;
   int r = nanosleep(&req, &rem);
   int e = errno;
@@ -134,7 +134,7 @@ static void mode_wait(void) {
   long long left = rem.tv_sec * 1000000000LL + rem.tv_nsec, asked = 3000 * MS;
   printf("nanosleep(3 s), SA_RESTART handler: %d %s, handler ran %d time(s), %s\n", r, errname(e),
          (int)alarms,
-         took >= 900 * MS && took < 2500 * MS ? "when the alarm fired" : "AT THE WRONG TIME");
+         took >= 900 * MS && took < 2900 * MS ? "when the alarm fired" : "AT THE WRONG TIME");
   printf("  rem %s, %s\n", left > 0 && left <= asked ? "> 0 and <= requested" : "OUT OF RANGE",
          left <= asked - took + 50 * MS && left >= asked - took - 500 * MS
              ? "matches the time left"
@@ -143,16 +143,16 @@ static void mode_wait(void) {
   int p[2];
   if (pipe(p) < 0) return;
   alarms = 0;
-  alarm(1);
   struct pollfd pfd = {p[0], POLLIN, 0};
   t0 = now_ns();
+  alarm(1); /* after t0: the wait is timed from before the alarm */
   errno = 0;
   r = poll(&pfd, 1, -1);
   e = errno;
   took = now_ns() - t0;
   printf("poll(forever), SA_RESTART handler: %d %s, handler ran %d time(s), %s\n", r, errname(e),
          (int)alarms,
-         took >= 900 * MS && took < 4000 * MS ? "when the alarm fired" : "AT THE WRONG TIME");
+         took >= 900 * MS && took < 30000 * MS ? "when the alarm fired" : "AT THE WRONG TIME");
   close(p[0]);
   close(p[1]);
 
@@ -162,8 +162,8 @@ static void mode_wait(void) {
   size_t big = 4u << 20;
   static char data[4u << 20];
   alarms = 0;
-  alarm(1);
   t0 = now_ns();
+  alarm(1); /* after t0: the wait is timed from before the alarm */
   errno = 0;
   ssize_t n = write(p[1], data, big);
   e = errno;
@@ -174,7 +174,7 @@ static void mode_wait(void) {
       : n < 0                  ? errname(e)
                                : "FULL COUNT",
       (int)alarms,
-      took >= 900 * MS && took < 4000 * MS ? "when the alarm fired" : "AT THE WRONG TIME");
+      took >= 900 * MS && took < 30000 * MS ? "when the alarm fired" : "AT THE WRONG TIME");
   close(p[0]);
   close(p[1]);
 }

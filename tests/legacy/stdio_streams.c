@@ -6,6 +6,9 @@
  * A ticker thread counts 10 ms sleeps throughout: where a stream call
  * blocks, the program says whether the ticker advanced meanwhile (natively
  * it does, with real threads; a green runtime must keep running others).
+ * The thread that ends such a wait (a writer, a reader) acts only once the
+ * ticker advanced (legacy.h, wait_for_ticks): natively the verdict then
+ * holds whatever the load.
  *
  * Phase 1: a line echo server (one thread per connection, fdopen + fgets +
  *          fputs + fflush) and 1,000 client threads (plain read/write) all
@@ -47,19 +50,27 @@
 
 /* ---- helpers ---- */
 
+/* Writes data ms later; with ticks, only once the ticker advanced that many
+ * times since before; with after, only once that one has written. */
 struct delayed {
   int fd;
   long ms;
   const char* data;
   size_t len;
   int close_after;
+  int before, ticks;
+  struct delayed* after;
+  atomic_int done;
 };
 
 static void* delayed_main(void* arg) {
   struct delayed* d = arg;
   msleep(d->ms);
+  if (d->ticks) wait_for_ticks(d->before, d->ticks);
+  for (int i = 0; d->after && i < 2000 && !atomic_load(&d->after->done); i++) msleep(5);
   if (d->len) write(d->fd, d->data, d->len);
   if (d->close_after) close(d->fd);
+  atomic_store(&d->done, 1);
   return NULL;
 }
 
@@ -218,6 +229,7 @@ static void phase_server(void) {
   printf("ready\n");
   fflush(stdout);
   msleep(200); /* all 2,000 threads stay alive while the harness counts them */
+  wait_for_ticks(before, 3);
   close(gate[1]);
   int first = 0, all = 0;
   for (int i = 0; i < created; i++) {
@@ -288,8 +300,8 @@ static void phase_reads(void) {
   FILE* in = fdopen(sv[0], "r");
   char buf[128];
 
-  struct delayed d = {sv[1], 100, "a line\n", 7, 0};
   int before = atomic_load(&ticks);
+  struct delayed d = {sv[1], 100, "a line\n", 7, 0, before, 5, NULL, 0};
   pthread_t t = later(&d);
   char* s = fgets(buf, sizeof buf, in);
   pthread_join(t, NULL);
@@ -297,9 +309,9 @@ static void phase_reads(void) {
   ticker_verdict("fgets blocked", before, 5);
 
   /* fread keeps reading until the count is complete */
-  d = (struct delayed){sv[1], 100, "0123456789", 10, 0};
-  struct delayed d2 = {sv[1], 250, "abcdefghij", 10, 0};
   before = atomic_load(&ticks);
+  d = (struct delayed){sv[1], 100, "0123456789", 10, 0, 0, 0, NULL, 0};
+  struct delayed d2 = {sv[1], 250, "abcdefghij", 10, 0, before, 10, &d, 0};
   t = later(&d);
   pthread_t t2 = later(&d2);
   size_t n = fread(buf, 1, 20, in);
@@ -310,7 +322,7 @@ static void phase_reads(void) {
   ticker_verdict("fread blocked", before, 10);
 
   /* short at EOF */
-  d = (struct delayed){sv[1], 100, "last", 4, 1};
+  d = (struct delayed){sv[1], 100, "last", 4, 1, 0, 0, NULL, 0};
   t = later(&d);
   n = fread(buf, 1, 20, in);
   pthread_join(t, NULL);
@@ -326,7 +338,7 @@ static void phase_reads(void) {
   /* getline, fgetc, ungetc */
   socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
   in = fdopen(sv[0], "r");
-  d = (struct delayed){sv[1], 100, "first line\nsecond", 17, 1};
+  d = (struct delayed){sv[1], 100, "first line\nsecond", 17, 1, 0, 0, NULL, 0};
   t = later(&d);
   char* line = NULL;
   size_t cap = 0;
@@ -344,7 +356,7 @@ static void phase_reads(void) {
 
   socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
   in = fdopen(sv[0], "r");
-  d = (struct delayed){sv[1], 100, "xy", 2, 1};
+  d = (struct delayed){sv[1], 100, "xy", 2, 1, 0, 0, NULL, 0};
   t = later(&d);
   int c1 = fgetc(in);
   int u = ungetc('Q', in);
@@ -429,11 +441,13 @@ struct drain {
   int fd;
   long ms;
   size_t got;
+  int before; /* it reads once the ticker advanced 5 times since */
 };
 
 static void* drain_main(void* arg) {
   struct drain* d = arg;
   msleep(d->ms);
+  wait_for_ticks(d->before, 5);
   char buf[65536];
   for (;;) {
     ssize_t r = read(d->fd, buf, sizeof buf);
@@ -448,8 +462,8 @@ static void phase_pipes(void) {
   int p[2];
   if (pipe(p) < 0) exit(1);
   FILE* in = fdopen(p[0], "r");
-  struct delayed d = {p[1], 100, "through a pipe\n", 15, 1};
   int before = atomic_load(&ticks);
+  struct delayed d = {p[1], 100, "through a pipe\n", 15, 1, before, 5, NULL, 0};
   pthread_t t = later(&d);
   char buf[128];
   char* s = fgets(buf, sizeof buf, in);
@@ -461,11 +475,11 @@ static void phase_pipes(void) {
 
   if (pipe(p) < 0) exit(1);
   FILE* out = fdopen(p[1], "w");
-  struct drain dr = {p[0], 100, 0};
+  before = atomic_load(&ticks);
+  struct drain dr = {p[0], 100, 0, before};
   pthread_t td;
   pthread_create(&td, NULL, drain_main, &dr);
   char* data = calloc(1, BIG);
-  before = atomic_load(&ticks);
   size_t w = fwrite(data, 1, BIG, out);
   int fl = fflush(out);
   fclose(out);
@@ -484,8 +498,8 @@ static void phase_pipes(void) {
     dup2(q[0], 0);
     close(q[0]);
     clearerr(stdin);
-    d = (struct delayed){q[1], 100, "typed line\nsecond\n", 18, 1};
     before = atomic_load(&ticks);
+    d = (struct delayed){q[1], 100, "typed line\nsecond\n", 18, 1, before, 5, NULL, 0};
     t = later(&d);
     char a[64] = "", b[64] = "";
     char* r1 = fgets(a, sizeof a, stdin);
@@ -505,11 +519,11 @@ static void phase_pipes(void) {
   fflush(stdout);
   int saved_out = dup(1);
   if (pipe(p) < 0) exit(1);
-  dr = (struct drain){p[0], 100, 0};
+  before = atomic_load(&ticks);
+  dr = (struct drain){p[0], 100, 0, before};
   pthread_create(&td, NULL, drain_main, &dr);
   dup2(p[1], 1);
   close(p[1]);
-  before = atomic_load(&ticks);
   int printed = 0;
   for (int i = 0; i < 4096; i++)
     printed += printf("line %04d of stdout into a pipe .........\n", i);

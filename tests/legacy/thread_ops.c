@@ -382,9 +382,10 @@ static void test_cancel(void) {
       snprintf(log + strlen(log), sizeof log - strlen(log), "%s%d", k ? "," : "",
                atomic_load(&cleanup_log[k]));
     printf(
-        "cancel %s: pthread_cancel %s, join %s, PTHREAD_CANCELED: %s, within 1 s: %s, cleanup "
+        "cancel %s: pthread_cancel %s, join %s, PTHREAD_CANCELED: %s, within 5 s: %s, cleanup "
         "handlers run: [%s]\n",
-        cancel_names[i], errname(c), errname(j), yes(r == PTHREAD_CANCELED), yes(took < SEC), log);
+        cancel_names[i], errname(c), errname(j), yes(r == PTHREAD_CANCELED), yes(took < 5 * SEC),
+        log); /* 5 s: room for a loaded machine, below the sleep(10) that was not cancelled */
   }
   printf(
       "cancel: the cond_wait cleanup handler held the mutex (unlock %s); the testcancel thread "
