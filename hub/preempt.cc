@@ -283,7 +283,15 @@ void on_preempt_signal(int sig, siginfo_t* info, void* context) {
     return;
   if (shot) {
     int saved_errno = errno;  // its system calls must not show in the thread's errno
-    bool over = shot_over(h, shots);
+    bool over;
+    {
+      // Its calls (poll of the epoll fd, /proc reads) must go straight to
+      // libc: libgreen's own hook of poll would yield from inside this
+      // handler, wherever the thread was (once: inside fork, with every
+      // malloc arena locked, and the hub then waited on an arena forever).
+      RuntimeScope runtime;
+      over = shot_over(h, shots);
+    }
     errno = saved_errno;
     if (!over) return;
   }
