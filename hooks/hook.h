@@ -133,12 +133,26 @@ inline bool let_others_run() {
   return true;
 }
 
+// One zero-timeout poll, made again when only the runtime's own time-slice
+// signal interrupted it: the kernel never restarts poll, select or
+// epoll_wait, and natively no signal came, so the program must not see
+// EINTR. (Were a program's signal to come in the same call too, its EINTR
+// would be lost: the call returns what the second try finds.)
+template <class Poll>
+int poll_once_whole(Poll& poll_once) {
+  for (;;) {
+    unsigned seen = tls.own_signals;
+    int r = poll_once();
+    if (r >= 0 || errno != EINTR || tls.own_signals == seen) return r;
+  }
+}
+
 // A zero-timeout poll of some kind: once, and once more after the ready
 // threads ran if nothing was ready.
 template <class Poll>
 int poll_now(Poll&& poll_once) {
-  int r = poll_once();
-  if (r == 0 && hook_self() && let_others_run()) r = poll_once();
+  int r = poll_once_whole(poll_once);
+  if (r == 0 && hook_self() && let_others_run()) r = poll_once_whole(poll_once);
   return r;
 }
 

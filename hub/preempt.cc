@@ -278,6 +278,7 @@ void on_preempt_signal(int sig, siginfo_t* info, void* context) {
     forward_to_program(sig, info, context);
     return;
   }
+  tls.own_signals++;  // a zero-timeout poll it interrupts is made again (hooks/hook.h)
   if (monitor_capture_stack(h, reinterpret_cast<void*>(
                                    static_cast<ucontext_t*>(context)->uc_mcontext.gregs[REG_RIP])))
     return;

@@ -20,6 +20,7 @@ struct ThreadState {
   int in_runtime = 0;              // >0 while runtime code (or libuv) runs
   ThreadMode mode = ThreadMode::kUndecided;
   bool preempt_pending = false;   // its time slice ran out where it could not yield (preempt.h)
+  unsigned own_signals = 0;       // the runtime's time-slice signals this OS thread took
   int no_preempt = 0;             // >0 inside a region that must not be preempted
   int in_signal_handler = 0;      // >0 while one of the program's signal handlers runs
   void* handler_frame = nullptr;  // the outermost one's frame (a longjmp may have left it)
