@@ -39,12 +39,6 @@
 
 static const char* self_path;
 
-static int fd_limit(void) {
-  struct rlimit rl;
-  getrlimit(RLIMIT_NOFILE, &rl);
-  return rl.rlim_cur > 100000 ? 100000 : (int)rl.rlim_cur;
-}
-
 /* The fds in [0, last] that the probe says are open, as "0,1,2,...". */
 static void list_open(const char* what, int last, int (*probe)(int)) {
   char line[4096];

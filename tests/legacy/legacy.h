@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -112,6 +113,14 @@ static inline const char* errname(int e) {
 }
 
 /* A clock, in nanoseconds. */
+/* RLIMIT_NOFILE's soft limit, at most 100,000: the bound of a loop over
+ * every descriptor number. */
+static inline int fd_limit(void) {
+  struct rlimit rl;
+  getrlimit(RLIMIT_NOFILE, &rl);
+  return rl.rlim_cur > 100000 ? 100000 : (int)rl.rlim_cur;
+}
+
 static inline long long clock_ns(clockid_t clk) {
   struct timespec ts;
   clock_gettime(clk, &ts);

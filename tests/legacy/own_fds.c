@@ -43,12 +43,6 @@
 
 static const char* self_path;
 
-static int fd_limit(void) {
-  struct rlimit rl;
-  getrlimit(RLIMIT_NOFILE, &rl);
-  return rl.rlim_cur > 100000 ? 100000 : (int)rl.rlim_cur;
-}
-
 /* ---- threads still work: a chain of 4 threads passing a token through
  * pipes, each sleeping 5 ms first ---- */
 

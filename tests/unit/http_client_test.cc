@@ -12,6 +12,7 @@
 #include <string>
 
 #include "api_fixture.h"
+#include "loopback.h"
 
 using namespace std::chrono_literals;
 namespace http = green::http;
@@ -19,13 +20,6 @@ namespace http = green::http;
 using HttpClient = GreenTest;
 
 namespace {
-
-green::Socket listener() {
-  green::Socket s(AF_INET, SOCK_STREAM);
-  s.bind(green::Address("127.0.0.1", 0));
-  s.listen();
-  return s;
-}
 
 std::string url_of(const green::Socket& l, const std::string& path) {
   return "http://127.0.0.1:" + std::to_string(l.local_address().port()) + path;
@@ -54,7 +48,7 @@ green::Greenlet<std::string> canned(green::Socket& l, std::string reply, size_t 
 }  // namespace
 
 TEST_F(HttpClient, ContentLengthReply) {
-  green::Socket l = listener();
+  green::Socket l = loopback_listener();
   auto server = canned(l, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-Y: z\r\n\r\nhello");
   http::Reply r = http::get(url_of(l, "/a/b?c=d"), 5s);
   EXPECT_EQ(r.status, 200);
@@ -66,7 +60,7 @@ TEST_F(HttpClient, ContentLengthReply) {
 }
 
 TEST_F(HttpClient, ChunkedReplyAcrossReads) {
-  green::Socket l = listener();
+  green::Socket l = loopback_listener();
   auto server = canned(l,
                        "HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n"
                        "4\r\nabcd\r\n10\r\n0123456789abcdef\r\n0\r\n\r\n",
@@ -78,7 +72,7 @@ TEST_F(HttpClient, ChunkedReplyAcrossReads) {
 }
 
 TEST_F(HttpClient, ReplyToTheClose) {
-  green::Socket l = listener();
+  green::Socket l = loopback_listener();
   auto server = canned(l, "HTTP/1.0 404 Not Found\r\n\r\nnot here");
   http::Reply r = http::get(url_of(l, "/x"));
   EXPECT_EQ(r.status, 404);
@@ -87,7 +81,7 @@ TEST_F(HttpClient, ReplyToTheClose) {
 }
 
 TEST_F(HttpClient, InterimReplyIsSkipped) {
-  green::Socket l = listener();
+  green::Socket l = loopback_listener();
   auto server =
       canned(l, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
   http::Reply r = http::get(url_of(l, "/"), 5s);
@@ -99,7 +93,7 @@ TEST_F(HttpClient, InterimReplyIsSkipped) {
 TEST_F(HttpClient, TruncatedOrBadReplyThrows) {
   for (const char* reply :
        {"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", "NOT HTTP\r\n\r\n", ""}) {
-    green::Socket l = listener();
+    green::Socket l = loopback_listener();
     auto server = canned(l, reply);
     EXPECT_THROW(http::get(url_of(l, "/"), 5s), green::Error) << reply;
     server.get();
@@ -107,7 +101,7 @@ TEST_F(HttpClient, TruncatedOrBadReplyThrows) {
 }
 
 TEST_F(HttpClient, TimeoutArgumentBoundsTheExchange) {
-  green::Socket l = listener();
+  green::Socket l = loopback_listener();
   // Accepts and reads, never answers.
   green::Event done;
   auto server = green::spawn([&] {
@@ -126,7 +120,7 @@ TEST_F(HttpClient, TimeoutArgumentBoundsTheExchange) {
 }
 
 TEST_F(HttpClient, GreenTimeoutAroundTheCall) {
-  green::Socket l = listener();
+  green::Socket l = loopback_listener();
   green::Event done;
   auto server = green::spawn([&] {
     green::Socket c = l.accept();
@@ -147,7 +141,7 @@ TEST_F(HttpClient, GreenTimeoutAroundTheCall) {
 }
 
 TEST_F(HttpClient, KillDuringGet) {
-  green::Socket l = listener();
+  green::Socket l = loopback_listener();
   green::Event done;
   auto server = green::spawn([&] {
     green::Socket c = l.accept();
@@ -166,7 +160,7 @@ TEST_F(HttpClient, KillDuringGet) {
 TEST_F(HttpClient, RefusedConnectionThrows) {
   uint16_t port;
   {
-    green::Socket l = listener();
+    green::Socket l = loopback_listener();
     port = l.local_address().port();
   }  // closed: nothing listens there now
   EXPECT_THROW(http::get("http://127.0.0.1:" + std::to_string(port) + "/", 5s), std::system_error);

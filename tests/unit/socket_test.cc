@@ -12,6 +12,7 @@
 #include <string>
 
 #include "api_fixture.h"
+#include "loopback.h"
 #include "hub/pool.h"
 
 using namespace std::chrono_literals;
@@ -20,17 +21,9 @@ using Socket = GreenTest;
 
 namespace {
 
-// A listener on 127.0.0.1 and a port the kernel chose.
-green::Socket listener() {
-  green::Socket s(AF_INET, SOCK_STREAM);
-  s.bind(green::Address("127.0.0.1", 0));
-  s.listen();
-  return s;
-}
-
 // A connected pair: (client, server side).
 std::pair<green::Socket, green::Socket> connected_pair() {
-  green::Socket l = listener();
+  green::Socket l = loopback_listener();
   auto acceptor = green::spawn([&] { return l.accept(); });
   green::Socket client = green::create_connection("127.0.0.1", l.local_address().port(), 5s);
   green::Socket server = std::move(acceptor.get());
@@ -79,7 +72,7 @@ TEST_F(Socket, AddressParsesAndPrints) {
 }
 
 TEST_F(Socket, EchoesOverLoopback) {
-  green::Socket l = listener();
+  green::Socket l = loopback_listener();
   green::Address peer;
   auto server = green::spawn([&] {
     green::Socket c = l.accept(&peer);
@@ -174,7 +167,7 @@ TEST_F(Socket, TimeoutsPerCallAndPerSocket) {
 }
 
 TEST_F(Socket, AcceptAndConnectHaveTimeoutsToo) {
-  green::Socket l = listener();
+  green::Socket l = loopback_listener();
   EXPECT_THROW(l.accept(nullptr, 5ms), green::SocketTimeout);
   {
     green::Timeout t(5ms);
@@ -227,13 +220,13 @@ TEST_F(Socket, CloseWakesABlockedCallWithEbadf) {
 TEST_F(Socket, ErrorsCarryTheNativeErrno) {
   int port;
   {
-    green::Socket l = listener();
+    green::Socket l = loopback_listener();
     port = l.local_address().port();
   }  // closed: nobody listens there now
   EXPECT_EQ(error_of([&] { green::create_connection("127.0.0.1", port, 5s); }), ECONNREFUSED);
   green::Socket s(AF_INET, SOCK_STREAM);
   EXPECT_EQ(error_of([&] { s.connect(green::Address("127.0.0.1", port)); }), ECONNREFUSED);
-  green::Socket l = listener();
+  green::Socket l = loopback_listener();
   green::Socket again(AF_INET, SOCK_STREAM);
   EXPECT_EQ(error_of([&] { again.bind(l.local_address()); }), EADDRINUSE);
   try {
@@ -266,7 +259,7 @@ TEST_F(Socket, SendToAPeerThatLeftIsEpipeNotSigpipe) {
 }
 
 TEST_F(Socket, CreateConnectionResolvesNamesOffTheHub) {
-  green::Socket l = listener();
+  green::Socket l = loopback_listener();
   // "localhost" may resolve to ::1 first: that one is refused, 127.0.0.1 is tried next.
   auto acceptor = green::spawn([&] { return l.accept(); });
   green::Socket client = green::create_connection("localhost", l.local_address().port(), 5s);
