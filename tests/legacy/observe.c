@@ -17,6 +17,7 @@
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,11 +43,14 @@ static void* read_once(void* arg) {
   return NULL;
 }
 
+static atomic_int touched;
+
 /* 64 KiB of the thread's stack in memory (every page written) while it
  * waits for its byte. */
 static void* touch_then_read(void* arg) {
   volatile char pages[64 * 1024];
   for (size_t i = 0; i < sizeof pages; i += 512) pages[i] = (char)i;
+  atomic_fetch_add(&touched, 1);
   read_once(arg);
   return (void*)(long)pages[4096];
 }
@@ -56,6 +60,10 @@ static int many_threads(void) {
   int p[2];
   pipe(p);
   for (long i = 0; i < 1000; i++) pthread_create(&t[i], NULL, touch_then_read, (void*)(long)p[0]);
+  /* The bytes go only once every thread has touched its stack, so the
+   * threads wait on an empty pipe (without this, the bytes could all be
+   * there before any thread first ran, and no read would ever wait). */
+  while (atomic_load(&touched) < 1000) msleep(1);
   for (int i = 0; i < 1000; i++) write(p[1], "x", 1);
   for (int i = 0; i < 1000; i++) pthread_join(t[i], NULL);
   printf("1000 threads created and joined\n");
