@@ -196,6 +196,15 @@ bool slice_over(Hub* h, int64_t ran, int64_t now) {
 // itself, for as long as a thread keeps running long while something waits.
 // It disarms itself as soon as the hub switches freely again, sleeps, or has
 // nothing for anyone else: then it costs nothing.
+//
+// The timer runs on the OS thread's CPU clock, not the wall clock: a green
+// thread blocked in a call libgreen does not hook (System V semop, msgrcv)
+// uses no CPU, so no shot comes to interrupt it. Those calls the kernel
+// never restarts after a handler, whatever SA_RESTART says: a wall-clock
+// shot made them fail with EINTR where natively nothing came (legacy
+// sysv_waits). The kernel checks CPU timers at its tick (4 ms at HZ=250),
+// so a shot comes 1 to 4 ms of computing apart: still sooner than a late
+// watchdog.
 constexpr int64_t kShotNs = 1000000;
 struct Shots {
   timer_t timer;
@@ -223,7 +232,8 @@ void shots_make(Hub* h, Shots* s) {
   ev.sigev_value.sival_ptr = s;  // how the handler tells its shots from the program's timers
   ev._sigev_un._tid = h->kernel_tid;
   *s = Shots{};
-  s->made = timer_create(CLOCK_MONOTONIC, &ev, &s->timer) == 0;
+  // the calling thread's CPU clock: this is the hub's own OS thread
+  s->made = timer_create(CLOCK_THREAD_CPUTIME_ID, &ev, &s->timer) == 0;
 }
 
 void shots_arm(Shots* s, bool on) {

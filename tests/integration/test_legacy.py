@@ -58,6 +58,9 @@ CASES = [
     Case("malloc_threads"),  # green threads share their OS thread's malloc arena and cache  # issue 9: initial-exec TLS of a library dlopen'ed while threads live  # issue 9 item 6: strsignal/strerror buffers per thread, freed at exit
     Case("preempt"),  # issue 10: time slices, spinning polls, asynchronous cancellation
     Case("lone_compute"),  # issue 10: a thread that computes with nobody else to run
+    # issue 10: blocking System V calls that the kernel never restarts get no
+    # EINTR from the runtime's time slices while another thread computes
+    Case("sysv_waits"),
     # issue 8 items 9, 10, 15: a forked child exits after the pool ran, ptrace
     # and job-control stops reach waitpid, exit with the heap exhausted
     Case("child_exits"),

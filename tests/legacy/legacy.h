@@ -112,7 +112,6 @@ static inline const char* errname(int e) {
   }
 }
 
-/* A clock, in nanoseconds. */
 /* RLIMIT_NOFILE's soft limit, at most 100,000: the bound of a loop over
  * every descriptor number. */
 static inline int fd_limit(void) {
@@ -121,6 +120,7 @@ static inline int fd_limit(void) {
   return rl.rlim_cur > 100000 ? 100000 : (int)rl.rlim_cur;
 }
 
+/* A clock, in nanoseconds. */
 static inline long long clock_ns(clockid_t clk) {
   struct timespec ts;
   clock_gettime(clk, &ts);
