@@ -2,7 +2,8 @@
 """Memory per idle connection, native threads against libgreen, side by side.
 
 For each connection count (1,000, 5,000 and 10,000 by default) and each side
-(native; green, the default GREEN_TLS=private; green with GREEN_TLS=shared),
+(native; green, the default GREEN_TLS=private; green with GREEN_TLS=shared;
+green with GREEN_STACK_SIZE=256k),
 in interleaved rounds (native green shared native green shared ...), one trial:
 
   * starts tests/legacy/echo_server pinned to core 0, natively or under
@@ -123,13 +124,22 @@ def read_line(proc, timeout):
     return buf.decode(errors="replace").strip()
 
 
+# The green sides besides the default one, and the variable each sets.
+SIDE_ENV = {
+    "green-tls-shared": "GREEN_TLS=shared",
+    # the stack size libgreen had before issue 8 (glibc's from RLIMIT_STACK
+    # since): how much of the default's cost is each stack's page-table page
+    "green-stack-256k": "GREEN_STACK_SIZE=256k",
+}
+
+
 def trial(side, n, a):
     env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
     argv = ["taskset", "-c", "0", "env"]
     if side != "native":
         argv.append("LD_PRELOAD=" + a.preload)
-    if side == "green-tls-shared":
-        argv.append("GREEN_TLS=shared")
+    if side in SIDE_ENV:
+        argv.append(SIDE_ENV[side])
     argv += [a.echo, "0"]
     srv = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                            stdin=subprocess.DEVNULL, env=env, start_new_session=True)
@@ -175,15 +185,16 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--conns", default="1000,5000,10000")
     p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--sides", default="native,green,green-tls-shared",
-                   help="from native, green, green-tls-shared (GREEN_TLS=shared: the per-thread TLS "
-                   "block's share is the difference)")
+    p.add_argument("--sides", default="native,green,green-tls-shared,green-stack-256k",
+                   help="native,green, then any of green-tls-shared (GREEN_TLS=shared: the "
+                   "per-thread TLS block's share is the difference) and green-stack-256k "
+                   "(GREEN_STACK_SIZE=256k: stacks that share page-table pages)")
     p.add_argument("--build", default=os.path.join(ROOT, "build"))
     a = p.parse_args()
     counts = [int(x) for x in a.conns.split(",") if x.strip()]
     sides = [x for x in a.sides.split(",") if x]
-    if sides[:2] != ["native", "green"] or not set(sides) <= {"native", "green", "green-tls-shared"}:
-        p.error("--sides: native,green first, then optionally green-tls-shared")
+    if sides[:2] != ["native", "green"] or not set(sides) <= {"native", "green", *SIDE_ENV}:
+        p.error("--sides: native,green first, then any of " + ", ".join(SIDE_ENV))
     if not counts or any(not 1 <= c <= 10000 for c in counts) or not 1 <= a.rounds <= 20:
         p.error("--conns: counts in 1..10000; --rounds in 1..20")
     a.build = os.path.abspath(a.build)
@@ -217,8 +228,9 @@ def main():
 
     print("\nmemory per idle connection, KiB: server RSS + KernelStack + PageTables deltas "
           "(median of %d rounds)" % a.rounds)
+    extra = [s for s in sides[2:]]
     head = ["conns"] + ["%s KiB (RSS + kstack + ptables)" % s for s in sides] + [
-        "green/native", "target 1/3"]
+        "green/native", "target 1/3"] + ["%s/native" % s for s in extra]
     rows = []
     for n in counts:
         row = ["{:,}".format(n)]
@@ -236,6 +248,8 @@ def main():
             row += ["%.2f" % ratio, "met" if ratio <= 1 / 3 else "NOT met"]
         else:
             row += ["-", "-"]
+        row += ["%.2f" % (med[s] / med["native"]) if s in med and med.get("native") else "-"
+                for s in extra]
         rows.append(row)
     widths = [max(len(r[i]) for r in rows + [head]) for i in range(len(head))]
     for r in [head, ["-" * w for w in widths]] + rows:
@@ -246,6 +260,10 @@ def main():
     if "green-tls-shared" in sides:
         print("  green-tls-shared: the same under GREEN_TLS=shared; green less it is what each green\n"
               "  thread's own TLS block and thread control block cost (GREEN_TLS=private).")
+    if "green-stack-256k" in sides:
+        print("  green-stack-256k: the same under GREEN_STACK_SIZE=256k. With glibc's 8 MiB stacks\n"
+              "  each thread's touched top lies in a 2 MiB region of its own, so it needs a 4 KiB\n"
+              "  page-table page of its own, natively as under libgreen; 256 KiB stacks share one.")
     return 0
 
 

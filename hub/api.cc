@@ -8,6 +8,7 @@
 #include <system_error>
 
 #include "hub/api_block.h"
+#include "hub/api_interrupt.h"
 #include "hub/fd_table.h"
 #include "hub/hub.h"
 #include "hub/stack.h"
@@ -76,9 +77,9 @@ Thread spawn(std::function<void()> fn, size_t stack_size) {
 // A blocking point of the API: a kill or an expired green::Timeout acts
 // before and after the switch.
 void yield() {
-  detail::checkpoint("green::yield");
+  api_checkpoint("green::yield");
   yield_thread();
-  detail::checkpoint("green::yield");
+  api_checkpoint("green::yield");
 }
 
 // green::sleep: a blocking point of the API (kill, green::Timeout); a

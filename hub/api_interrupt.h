@@ -12,6 +12,9 @@
 #pragma once
 #include <atomic>
 #include <cstdint>
+#include <green/core.hpp>
+
+#include "hub/runtime.h"
 
 namespace green {
 
@@ -21,6 +24,15 @@ struct GreenThread;
 extern std::atomic<int64_t> g_api_armed;
 inline bool api_armed() {
   return g_api_armed.load(std::memory_order_relaxed) != 0;
+}
+
+// detail::checkpoint for the runtime's own blocking points, its common case
+// inline: a green thread in the program's code, and no kill or Timeout
+// anywhere.
+inline void api_checkpoint(const char* what) {
+  const ThreadState& s = tls;
+  if (s.current && s.in_runtime == 0 && !api_armed()) return;
+  detail::checkpoint(what);
 }
 
 // The outermost cancellation point of t begins: arranges for t to be woken

@@ -17,6 +17,14 @@ struct Hub {
   uv_loop_t loop;
   uv_async_t async;               // wakes the loop from signal handlers and other OS threads
   boost::context::fiber hub_ctx;  // the hub's suspended context while a green thread runs
+  // The switch protocol (hub.cc, transfer): the side that resumes another
+  // leaves here the slot for its own context; the side that arrives stores
+  // there the context it came from. came_back: the thread that last left
+  // for the hub itself (the others hand the OS thread on directly).
+  boost::context::fiber* switch_slot = nullptr;
+  GreenThread* came_back = nullptr;
+  bool started = false;    // the hub's fiber has run: hand-offs may begin
+  uint32_t hand_offs = 0;  // direct hand-offs so far (the clock is read every few)
   StackBounds hub_stack;
   void* hub_tp = nullptr;  // GREEN_TLS=private: the hub fiber's own thread pointer
   // For the time-slice watchdog (hub/preempt.h), read from its OS thread.

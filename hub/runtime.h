@@ -26,7 +26,8 @@ struct ThreadState {
   void* handler_frame = nullptr;  // the outermost one's frame (a longjmp may have left it)
 };
 
-extern thread_local ThreadState tls __attribute__((tls_model("initial-exec")));
+// constinit here too: no TLS wrapper call on every access (it has no constructor)
+extern constinit thread_local ThreadState tls __attribute__((tls_model("initial-exec")));
 
 // Set by the preload constructor when a hook may turn the main thread green.
 // The native API (include/green) adopts threads without it.

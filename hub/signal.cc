@@ -9,21 +9,17 @@
 namespace green {
 
 int (*g_handler_runner)(GreenThread* t, int sig, const siginfo_t* info) = nullptr;
+std::atomic<uint64_t> g_held{0};
+uint64_t g_process_pending = 0;
 
 namespace {
 
 std::atomic<uint64_t> g_seq{0};  // handled signals so far
 std::atomic<Hub*> g_signal_hub{nullptr};
 
-// Held by the wrapper (signal context), until the hub or a green thread of
-// the signal hub collects them. The info is written before the bit is set.
-std::atomic<uint64_t> g_held{0};
 siginfo_t g_held_info[NSIG];
 std::atomic<pthread_t> g_held_target[NSIG];  // 0: for the process
 
-// The process's pending set: only the signal hub's OS thread touches it,
-// outside signal context.
-uint64_t g_process_pending = 0;
 siginfo_t g_process_info[NSIG];
 
 constexpr uint64_t kUnblockable = sig_bit(SIGKILL) | sig_bit(SIGSTOP) | sig_bit(32) | sig_bit(33);
@@ -200,10 +196,7 @@ uint64_t signal_pending(GreenThread* t) {
   return t->pending_signals | process_pending_for(t);
 }
 
-bool signal_due(GreenThread* t) {
-  // The common case, on every switch: nothing pending anywhere.
-  if (!t->pending_signals && !g_process_pending && !g_held.load(std::memory_order_relaxed))
-    return false;
+bool signal_due_slow(GreenThread* t) {
   collect_held();
   return (t->pending_signals & ~sigset_bits(t->sigmask)) || process_due_for(t);
 }

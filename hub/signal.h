@@ -18,11 +18,19 @@
 #pragma once
 #include <signal.h>
 
+#include <atomic>
 #include <cstdint>
 
 #include "hub/thread.h"
 
 namespace green {
+
+// Held by the wrapper (signal context), until the hub or a green thread of
+// the signal hub collects them. The info is written before the bit is set.
+extern std::atomic<uint64_t> g_held;
+// The process's pending set: only the signal hub's OS thread touches it,
+// outside signal context.
+extern uint64_t g_process_pending;
 
 struct Hub;
 
@@ -62,7 +70,13 @@ void signal_for_thread(GreenThread* t, int sig);
 // sigpending: t's own pending signals and the process's.
 uint64_t signal_pending(GreenThread* t);
 // Whether t has a pending signal it does not block.
-bool signal_due(GreenThread* t);
+bool signal_due_slow(GreenThread* t);
+inline bool signal_due(GreenThread* t) {
+  // The common case, on every switch: nothing pending anywhere.
+  if (!t->pending_signals && !g_process_pending && !g_held.load(std::memory_order_relaxed))
+    return false;
+  return signal_due_slow(t);
+}
 // Runs the handlers of t's due signals on t's stack (the caller is t).
 void signal_run_due(GreenThread* t);
 // Takes a pending signal of `set` for sigwait (0 when none), with its info.
