@@ -67,7 +67,7 @@ def gevent_missing():
     return None if r.returncode == 0 else "python3-gevent not installed (import gevent failed)"
 
 
-def make_servers(build):
+def make_servers(build, base_lib=None):
     b = lambda *p: os.path.join(build, *p)
     echo = tool_path(build, "echo_server")
     preload = b("libgreen.so")
@@ -108,6 +108,11 @@ def make_servers(build):
         "green-monitor": Server("green-monitor", "green, GREEN_MONITOR_MS=100", [echo],
                                 env={"LD_PRELOAD": preload, "GREEN_MONITOR_MS": "100"},
                                 needs=[echo, preload]),
+        # --base-lib: the same under another build of libgreen.so, for a
+        # before/after comparison of a change in one interleaved run.
+        "green-base": Server("green-base", "green, libgreen from --base-lib", [echo],
+                             env={"LD_PRELOAD": base_lib or ""}, needs=[echo, base_lib or "/"],
+                             why_missing=None if base_lib else lambda: "no --base-lib given"),
         # bench/cpu_echo_server.c: echo_server plus one thread computing forever.
         "native-cpu": Server("native-cpu", "native + CPU-bound thread", [cpu_echo], needs=[cpu_echo]),
         "green-cpu": Server("green-cpu", "green + CPU-bound thread, slice 10 ms", [cpu_echo],
@@ -614,7 +619,7 @@ def parse_args(argv):
     p.add_argument("--servers", default="native,green,stdio,epoll,gevent,go,api",
                    help="comma-separated, from: native, green, stdio, epoll, gevent, go; the "
                    "variants green-tls-shared, green-tls-private, green-slice-off, green-slice-10, "
-                   "green-monitor; "
+                   "green-monitor, green-base (--base-lib); "
                    "native-cpu, green-cpu (bench/cpu_echo_server.c: one more thread computing)")
     p.add_argument("--rounds", type=int, default=3, help="interleaved rounds per server (default 3)")
     p.add_argument("--duration", type=float, default=5.0, help="measured seconds per trial (default 5)")
@@ -624,6 +629,7 @@ def parse_args(argv):
     p.add_argument("--connect-timeout", type=float, default=60.0)
     p.add_argument("--startup-timeout", type=float, default=15.0, help="seconds to wait for 'listening PORT'")
     p.add_argument("--build", default=os.path.join(ROOT, "build"))
+    p.add_argument("--base-lib", help="a libgreen.so to compare with: the server green-base")
     p.add_argument("--skip", action="append", default=[], metavar="SERVER=REASON",
                    help="report SERVER as skipped with REASON (repeatable)")
     p.add_argument("--layout", choices=("rows", "columns"), default="rows",
@@ -671,7 +677,7 @@ def main(argv=None):
     if not os.path.exists(a.loadclient):
         print("error: %s not found and could not be compiled" % a.loadclient, file=sys.stderr)
         return 1
-    servers = make_servers(a.build)
+    servers = make_servers(a.build, a.base_lib and os.path.abspath(a.base_lib))
     unknown = [k for k in a.server_keys if k not in servers]
     if unknown:
         print("error: unknown server(s): %s (known: %s)" % (", ".join(unknown), ", ".join(servers)),

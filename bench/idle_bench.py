@@ -70,7 +70,7 @@ def status(pid, keys=("VmRSS", "VmPTE", "Threads")):
     return out
 
 
-def smaps_split(pid):
+def smaps_split(pid, stack_kib=8192):
     """The server's resident KiB in thread stacks, heap and arenas, the rest."""
     out = {"stacks": 0, "heap": 0, "other": 0}
     kind = None
@@ -85,8 +85,9 @@ def smaps_split(pid):
                         kind = "heap"
                     elif name:
                         kind = "other"
-                    elif hi - lo >= 7 << 20 and "rw" in first[1]:
-                        kind = "stacks"  # a thread's stack (8 MiB here), guard page aside
+                    elif (stack_kib * 7 // 8 <= (hi - lo) >> 10 <= stack_kib * 2 and
+                          "rw" in first[1]):
+                        kind = "stacks"  # a thread's stack, guard page aside
                     else:
                         kind = "heap"  # malloc's arenas and the runtime's own anonymous memory
                 elif line.startswith("Rss:") and kind:
@@ -126,10 +127,12 @@ def read_line(proc, timeout):
 
 # The green sides besides the default one, and the variable each sets.
 SIDE_ENV = {
-    "green-tls-shared": "GREEN_TLS=shared",
+    "green-tls-shared": ["GREEN_TLS=shared"],
     # the stack size libgreen had before issue 8 (glibc's from RLIMIT_STACK
     # since): how much of the default's cost is each stack's page-table page
-    "green-stack-256k": "GREEN_STACK_SIZE=256k",
+    "green-stack-256k": ["GREEN_STACK_SIZE=256k"],
+    # both: libgreen as it was before issues 8 and 9
+    "green-shared-256k": ["GREEN_TLS=shared", "GREEN_STACK_SIZE=256k"],
 }
 
 
@@ -139,7 +142,7 @@ def trial(side, n, a):
     if side != "native":
         argv.append("LD_PRELOAD=" + a.preload)
     if side in SIDE_ENV:
-        argv.append(SIDE_ENV[side])
+        argv += SIDE_ENV[side]
     argv += [a.echo, "0"]
     srv = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                            stdin=subprocess.DEVNULL, env=env, start_new_session=True)
@@ -148,7 +151,8 @@ def trial(side, n, a):
         port = echo_bench.read_listening(srv, 15)
         time.sleep(0.2)
         wait_steady()
-        m0, s0, x0 = meminfo(), status(srv.pid), smaps_split(srv.pid)
+        stack_kib = 256 if side.endswith("-256k") else 8192
+        m0, s0, x0 = meminfo(), status(srv.pid), smaps_split(srv.pid, stack_kib)
         cli = subprocess.Popen(["taskset", "-c", "1", a.loadclient, "--port", str(port), "--conns",
                                 str(n), "--hold", "120", "--connect-timeout", "60"],
                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -159,7 +163,7 @@ def trial(side, n, a):
             return {"error": "load client: %s %s" % (line or "no 'connected' line", err.strip())}
         time.sleep(0.3)  # let the last threads settle into their read
         m1, s1, c1 = meminfo(), status(srv.pid), status(cli.pid)
-        x1 = smaps_split(srv.pid)
+        x1 = smaps_split(srv.pid, stack_kib)
         d_rss = s1["VmRSS"] - s0["VmRSS"]
         d_ks = m1["KernelStack"] - m0["KernelStack"] - KSTACK_KIB
         d_pt = m1["PageTables"] - m0["PageTables"] - c1.get("VmPTE", 0)
@@ -185,10 +189,12 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--conns", default="1000,5000,10000")
     p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--sides", default="native,green,green-tls-shared,green-stack-256k",
+    p.add_argument("--sides", default="native,green,green-tls-shared,green-stack-256k,"
+                   "green-shared-256k",
                    help="native,green, then any of green-tls-shared (GREEN_TLS=shared: the "
                    "per-thread TLS block's share is the difference) and green-stack-256k "
-                   "(GREEN_STACK_SIZE=256k: stacks that share page-table pages)")
+                   "(GREEN_STACK_SIZE=256k: stacks that share page-table pages), green-shared-256k "
+                   "(both)")
     p.add_argument("--build", default=os.path.join(ROOT, "build"))
     a = p.parse_args()
     counts = [int(x) for x in a.conns.split(",") if x.strip()]
@@ -260,6 +266,9 @@ def main():
     if "green-tls-shared" in sides:
         print("  green-tls-shared: the same under GREEN_TLS=shared; green less it is what each green\n"
               "  thread's own TLS block and thread control block cost (GREEN_TLS=private).")
+    if "green-shared-256k" in sides:
+        print("  green-shared-256k: both, libgreen as it was before issues 8 and 9: the two\n"
+              "  fidelity requirements (glibc-sized stacks, a TLS block per green thread) are the rest.")
     if "green-stack-256k" in sides:
         print("  green-stack-256k: the same under GREEN_STACK_SIZE=256k. With glibc's 8 MiB stacks\n"
               "  each thread's touched top lies in a 2 MiB region of its own, so it needs a 4 KiB\n"
