@@ -1,5 +1,9 @@
 #include "preload/config.h"
 
+#include <strings.h>
+
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdlib>
 #include <csignal>
@@ -238,6 +242,53 @@ bool load_config(const char* (*getenv_fn)(const char*), Config* out, std::string
     }
   }
   *out = c;
+  return true;
+}
+
+namespace {
+
+// Edits (insert, delete, change, swap of neighbours) between a and b,
+// ignoring case; stops counting past kNearMiss.
+constexpr size_t kNearMiss = 2;
+constexpr size_t kLongestName = 64;
+
+size_t edits_between(const char* a, size_t n, const char* b, size_t m) {
+  if (n > kLongestName || m > kLongestName) return kNearMiss + 1;
+  if (n > m + kNearMiss || m > n + kNearMiss) return kNearMiss + 1;
+  size_t d[kLongestName + 1][kLongestName + 1];
+  for (size_t i = 0; i <= n; i++) d[i][0] = i;
+  for (size_t j = 0; j <= m; j++) d[0][j] = j;
+  for (size_t i = 1; i <= n; i++) {
+    for (size_t j = 1; j <= m; j++) {
+      auto up = [](char c) { return toupper(static_cast<unsigned char>(c)); };
+      size_t cost = up(a[i - 1]) == up(b[j - 1]) ? 0 : 1;
+      size_t best = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+      if (i > 1 && j > 1 && up(a[i - 1]) == up(b[j - 2]) && up(a[i - 2]) == up(b[j - 1]))
+        best = std::min(best, d[i - 2][j - 2] + 1);
+      d[i][j] = best;
+    }
+  }
+  return d[n][m];
+}
+
+}  // namespace
+
+bool check_config_names(const char* const* env, std::string* error) {
+  for (const char* const* e = env; e && *e; e++) {
+    if (strncasecmp(*e, "GREEN_", 6) != 0) continue;
+    const char* eq = strchr(*e, '=');
+    size_t n = eq ? size_t(eq - *e) : strlen(*e);
+    for (size_t i = 0; i < kConfigVarCount; i++) {
+      const char* known = kConfigVars[i].name;
+      size_t m = strlen(known);
+      if (n == m && strncmp(*e, known, n) == 0) break;  // one libgreen reads
+      if (edits_between(*e, n, known, m) <= kNearMiss) {
+        *error = "libgreen: " + std::string(*e, n) +
+                 " is not a variable libgreen reads: did you mean " + known + "?";
+        return false;
+      }
+    }
+  }
   return true;
 }
 

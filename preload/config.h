@@ -50,6 +50,14 @@ bool parse_size(const char* text, size_t* out);
 // false and sets *error to the one line to print (without a newline).
 bool load_config(const char* (*getenv_fn)(const char*), Config* out, std::string* error);
 
+// A GREEN_ name in env (a null-terminated environ) that is not one libgreen
+// reads but is within two edits of one, ignoring case: a misspelling that
+// would otherwise leave the setting silently at its default. Returns false
+// and sets *error to the one line to print. Other GREEN_ names are left
+// alone: they may belong to other software (the project's own scripts use
+// GREEN_BUILD_DIR).
+bool check_config_names(const char* const* env, std::string* error);
+
 // Checks one variable's text; on a bad value sets *error as load_config does.
 bool check_config_var(const ConfigVar& var, const char* text, std::string* error);
 

@@ -3,6 +3,7 @@
 #include <sys/single_threaded.h>
 
 #include <pthread.h>
+#include <unistd.h>
 
 #include <climits>
 #include <cstdlib>
@@ -73,7 +74,8 @@ __attribute__((constructor(101))) void green_init() {
   green::real::resolve_all();
   green::Config config;
   std::string error;
-  if (!green::load_config(get_env, &config, &error)) {
+  if (!green::load_config(get_env, &config, &error) ||
+      !green::check_config_names(environ, &error)) {
     error += '\n';
     REAL(write)(STDERR_FILENO, error.data(), error.size());
     _exit(2);

@@ -272,6 +272,19 @@ def test_valid_values_are_taken(v):
     assert p.returncode == 0 and p.stdout == "the token went around: t\n", p.describe()
 
 
+@pytest.mark.parametrize("typo,meant", [("GREEN_MONTIOR_MS", "GREEN_MONITOR_MS"),
+                                        ("GREEN_TSL", "GREEN_TLS"),
+                                        ("green_timeslice", "GREEN_TIMESLICE")])
+def test_misspelt_variable_is_one_line_and_status_2(typo, meant):
+    r = harness.preloaded("observe", ("green",), env={typo: "5"})
+    assert r.returncode == 2 and r.stdout == "", r.describe()
+    assert r.stderr.splitlines() == [
+        f"libgreen: {typo} is not a variable libgreen reads: did you mean {meant}?"], r.describe()
+    # far from every name: someone else's variable, left alone
+    r = harness.preloaded("observe", ("green",), env={"GREEN_BUILD_DIR": "/x"})
+    assert r.returncode == 0 and r.stdout == "the token went around: t\n", r.describe()
+
+
 def test_a_stats_path_too_long_is_refused():
     value = "/tmp/" + "x" * 600 + ".json"
     r = harness.preloaded("observe", ("green",), env={"GREEN_STATS": value})

@@ -110,3 +110,34 @@ TEST(Config, ThreadPoolTakesACount) {
     EXPECT_NE(error.find("GREEN_THREADPOOL"), std::string::npos);
   }
 }
+
+// A misspelt GREEN_ name stops the program instead of leaving its setting
+// silently at the default; names far from every variable are left alone.
+TEST(Config, MisspeltNamesAreRefusedOthersLeftAlone) {
+  std::string error;
+  for (const char* typo : {"GREEN_MONTIOR_MS=100", "GREEN_STACKSIZE=1M", "GREEN_TSL=shared",
+                           "green_tls=shared", "GREEN_TIMESLICES=5", "GREEN_STAT=1"}) {
+    const char* env[] = {"HOME=/root", typo, nullptr};
+    error.clear();
+    EXPECT_FALSE(green::check_config_names(env, &error)) << typo;
+    EXPECT_EQ(error.find("libgreen: "), 0u) << error;
+    EXPECT_NE(error.find("did you mean GREEN_"), std::string::npos) << error;
+    EXPECT_EQ(error.find('\n'), std::string::npos) << error;
+  }
+  const char* fine[] = {"GREEN_TLS=shared",
+                        "GREEN_MONITOR_MS=100",
+                        "GREEN_BUILD_DIR=/b",
+                        "GREEN_TEST_TIMEOUT=5",
+                        "GREEN_RUN=1",
+                        "GREEN_=x",
+                        "GREENHOUSE=1",
+                        "GREEN_SYNC_PENDING=1",
+                        "GREEN_MAX_THREADS=2",
+                        "GREEN_PY_MAX_THREADS=2",
+                        "GREEN_FAIR_NETNS=1",
+                        "GREEN_SANITIZE=ON",
+                        "GREEN_CPYTHON_NATIVE=1",
+                        nullptr};
+  EXPECT_TRUE(green::check_config_names(fine, &error)) << error;
+  EXPECT_TRUE(green::check_config_names(nullptr, &error));
+}
