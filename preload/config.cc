@@ -271,6 +271,24 @@ size_t edits_between(const char* a, size_t n, const char* b, size_t m) {
   return d[n][m];
 }
 
+// The variable whose name is within kNearMiss edits of name[0..n) and
+// closest to it, or null (also when it is one of them exactly).
+const char* meant_variable(const char* name, size_t n) {
+  const char* best = nullptr;
+  size_t best_edits = kNearMiss + 1;
+  for (size_t i = 0; i < kConfigVarCount; i++) {
+    const char* known = kConfigVars[i].name;
+    size_t m = strlen(known);
+    if (n == m && strncmp(name, known, n) == 0) return nullptr;  // one libgreen reads
+    size_t edits = edits_between(name, n, known, m);
+    if (edits < best_edits) {
+      best = known;
+      best_edits = edits;
+    }
+  }
+  return best;
+}
+
 }  // namespace
 
 bool check_config_names(const char* const* env, std::string* error) {
@@ -278,15 +296,10 @@ bool check_config_names(const char* const* env, std::string* error) {
     if (strncasecmp(*e, "GREEN_", 6) != 0) continue;
     const char* eq = strchr(*e, '=');
     size_t n = eq ? size_t(eq - *e) : strlen(*e);
-    for (size_t i = 0; i < kConfigVarCount; i++) {
-      const char* known = kConfigVars[i].name;
-      size_t m = strlen(known);
-      if (n == m && strncmp(*e, known, n) == 0) break;  // one libgreen reads
-      if (edits_between(*e, n, known, m) <= kNearMiss) {
-        *error = "libgreen: " + std::string(*e, n) +
-                 " is not a variable libgreen reads: did you mean " + known + "?";
-        return false;
-      }
+    if (const char* meant = meant_variable(*e, n)) {
+      *error = "libgreen: " + std::string(*e, n) +
+               " is not a variable libgreen reads: did you mean " + meant + "?";
+      return false;
     }
   }
   return true;

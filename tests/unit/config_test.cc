@@ -115,8 +115,9 @@ TEST(Config, ThreadPoolTakesACount) {
 // silently at the default; names far from every variable are left alone.
 TEST(Config, MisspeltNamesAreRefusedOthersLeftAlone) {
   std::string error;
-  for (const char* typo : {"GREEN_MONTIOR_MS=100", "GREEN_STACKSIZE=1M", "GREEN_TSL=shared",
-                           "green_tls=shared", "GREEN_TIMESLICES=5", "GREEN_STAT=1"}) {
+  for (const char* typo :
+       {"GREEN_MONTIOR_MS=100", "GREEN_STACKSIZE=1M", "GREEN_TSL=shared", "green_tls=shared",
+        "GREEN_TIMESLICES=5", "GREEN_STAT=1", "GREEN_STACK=1M"}) {
     const char* env[] = {"HOME=/root", typo, nullptr};
     error.clear();
     EXPECT_FALSE(green::check_config_names(env, &error)) << typo;
@@ -140,4 +141,13 @@ TEST(Config, MisspeltNamesAreRefusedOthersLeftAlone) {
                         nullptr};
   EXPECT_TRUE(green::check_config_names(fine, &error)) << error;
   EXPECT_TRUE(green::check_config_names(nullptr, &error));
+}
+
+TEST(Config, AMisspeltNameNamesTheClosestVariable) {
+  std::string error;
+  const char* env[] = {"GREEN_STACK_SIZ=1M", nullptr};
+  ASSERT_FALSE(green::check_config_names(env, &error));
+  EXPECT_NE(error.find("did you mean GREEN_STACK_SIZE?"), std::string::npos) << error;
+  const char* exact[] = {"GREEN_STATS=1", "GREEN_LOG=info", "GREEN_TLS=shared", nullptr};
+  EXPECT_TRUE(green::check_config_names(exact, &error)) << error;
 }
