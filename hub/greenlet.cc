@@ -14,13 +14,11 @@
 #include <green/threadpool.hpp>
 #include <green/timeout.hpp>
 #include <system_error>
-#include <unordered_map>
 
 #include "hub/api_block.h"
 #include "hub/api_interrupt.h"
 #include "hub/hub.h"
 #include "hub/pool.h"
-#include "hub/spin_lock.h"
 #include "hub/stack.h"
 
 namespace green {
@@ -49,10 +47,9 @@ struct TimeoutAccess {
 
 namespace {
 
-// Several OS threads may each run a hub that uses the API: the table is
-// shared, each entry touched only by its own hub's OS thread.
-SpinLock g_lock;
-auto* g_records = new std::unordered_map<GreenThread*, ApiThread>;  // never freed: used at exit
+// Each record hangs off its green thread (GreenThread::api_record), made on
+// first use and touched only by that thread's own hub's OS thread: a
+// blocking point finds it without a lock or a lookup.
 std::atomic<uint64_t> g_next_id{0};
 // g_api_armed: pending kills plus live Timeouts, in every hub: while there
 // are none, a blocking point that does not wait (yield) and a hooked call
@@ -65,18 +62,12 @@ void disarm() {
 }
 
 ApiThread* find(GreenThread* t) {
-  g_lock.lock();
-  auto it = g_records->find(t);
-  ApiThread* rec = it == g_records->end() ? nullptr : &it->second;
-  g_lock.unlock();
-  return rec;
+  return static_cast<ApiThread*>(t->api_record);
 }
 
 ApiThread& ensure(GreenThread* t) {
-  g_lock.lock();
-  ApiThread& rec = (*g_records)[t];
-  g_lock.unlock();
-  return rec;
+  if (!t->api_record) t->api_record = new ApiThread;
+  return *static_cast<ApiThread*>(t->api_record);
 }
 
 void close_wake(uv_timer_t* timer) {
@@ -86,15 +77,12 @@ void close_wake(uv_timer_t* timer) {
 }
 
 void erase(GreenThread* t) {
-  uv_timer_t* wake = nullptr;
-  g_lock.lock();
-  auto it = g_records->find(t);
-  if (it != g_records->end()) {
-    if (it->second.kill) disarm();
-    wake = it->second.wake;
-    g_records->erase(it);
-  }
-  g_lock.unlock();
+  auto* rec = static_cast<ApiThread*>(t->api_record);
+  if (!rec) return;
+  t->api_record = nullptr;
+  if (rec->kill) disarm();
+  uv_timer_t* wake = rec->wake;
+  delete rec;
   if (wake) close_wake(wake);
 }
 

@@ -49,6 +49,7 @@ struct GreenThread {
   bool cancel_async = false;     // pthread_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS)
   bool preempted_once = false;   // GREEN_LOG=debug names a thread at its first preemption
   int in_cancel_point = 0;       // inside a call that is a cancellation point
+  void* api_record = nullptr;    // the native API's record of it (hub/greenlet.cc), or null
   void* cleanup_top = nullptr;   // C cleanup handlers (pthread_cleanup_push), newest first
   uint64_t pending_signals = 0;  // its own pending set (bit sig - 1: hub/signal.h)
   sigset_t sigmask{};            // its own signal mask (the OS thread's is their intersection)
