@@ -7,7 +7,6 @@
 #include <cstdlib>
 #include <new>
 
-#include "hub/log.h"
 #include "hub/monitor.h"
 #include "hub/own_fds.h"
 #include "hub/parking_lot.h"
@@ -263,41 +262,9 @@ void on_async(uv_async_t* async) {
   if (h->dump_requested.exchange(false)) dump_threads(h);
 }
 
-// A safety net under the wake-ups that helper OS threads send through
-// uv_async_send: while any green thread of the hub waits on one, the hub
-// also looks at remote_wakes every kSweepMs, so a wake-up whose async
-// notification went missing costs that long instead of a hang. PostgreSQL
-// under pgbench hung 1 run in 4 to 10 on exactly that: a backend's LWLock
-// waiter stayed parked with its wake-up queued in remote_wakes and libuv's
-// async handle pending, while the hub slept in epoll_wait with no timer.
-// Why the notification was lost is not known yet (README, known
-// differences); a wake-up the sweep finds is logged at debug level.
-constexpr uint64_t kSweepMs = 20;
-
-void on_sweep(uv_timer_t* timer) {
-  if (deliver_remote_wakes(static_cast<Hub*>(timer->data)) > 0)
-    log_line(LogLevel::kDebug, "a wake-up from another OS thread was found by the hub's sweep");
-}
-
 std::atomic<Hub*> g_first_hub{nullptr};
 
 }  // namespace
-
-void os_wait_begins(Hub* h, bool begins) {
-  RuntimeScope runtime;
-  if (!begins) {
-    if (--h->os_waits == 0 && h->sweep) uv_timer_stop(h->sweep);
-    return;
-  }
-  if (h->os_waits++ > 0) return;
-  if (!h->sweep) {
-    h->sweep = new uv_timer_t;
-    uv_timer_init(&h->loop, h->sweep);
-    h->sweep->data = h;
-    uv_unref(reinterpret_cast<uv_handle_t*>(h->sweep));  // never what keeps the loop alive
-  }
-  uv_timer_start(h->sweep, on_sweep, kSweepMs, kSweepMs);
-}
 
 void run_ready(Hub* h) {
   // Threads readied meanwhile wait for the next round, so I/O is never starved.
@@ -595,8 +562,6 @@ void forked_child() {
   preempt_forked_child(h);
   new (&h->remote_lock) SpinLock();  // another OS thread may have held it
   h->remote_wakes = nullptr;
-  h->os_waits = 0;  // the helpers, and the waits on them, are gone
-  if (h->sweep) uv_timer_stop(h->sweep);
 }
 
 void apply_signal_masks(Hub* h) {

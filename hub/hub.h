@@ -59,10 +59,6 @@ struct Hub {
   bool deadlock_reported = false;
   SpinLock remote_lock;          // guards remote_wakes
   void* remote_wakes = nullptr;  // parking-lot waiters unparked from other OS threads
-  // Green threads waiting on helper OS threads (hub/os_wait.cc), and the
-  // timer that looks at remote_wakes every kSweepMs while there are any.
-  int os_waits = 0;
-  uv_timer_t* sweep = nullptr;
 };
 
 // Called on a green thread's own stack when its body has returned (or it
@@ -136,10 +132,6 @@ void apply_signal_masks(Hub* h);
 // In a forked child, on the thread that called fork: only it lives on, as
 // natively; libuv gets a fresh epoll instance.
 void forked_child();
-
-// A green thread of h begins (true) or ends (false) a wait that a helper OS
-// thread will end with a wake-up from outside the hub (hub/os_wait.cc).
-void os_wait_begins(Hub* h, bool begins);
 
 GreenThread* find_thread(pthread_t id);      // null when id is not a green thread of this hub
 GreenThread* find_thread_by_tid(pid_t tid);  // a live one whose gettid() is tid, or null

@@ -201,8 +201,6 @@ int run_os_wait(FunctionRef<int()> call, bool interruptible, OsWaitEnd* end) {
     h = take_helper();
   }
   if (!h) return call();  // no OS thread to be had: wait on this one, as natively
-  Hub* hub = tls.hub;
-  os_wait_begins(hub, true);
   Job j;
   j.call = call;
   h->job.store(&j, std::memory_order_release);
@@ -222,7 +220,6 @@ int run_os_wait(FunctionRef<int()> call, bool interruptible, OsWaitEnd* end) {
     pthread_cancel(h->thread);
     cancel_sent = true;
   }
-  os_wait_begins(hub, false);
   if (cancel_sent) {  // the helper has retired (or is unwinding): reap it
     RuntimeScope runtime;
     pthread_join(h->thread, nullptr);

@@ -232,21 +232,18 @@ bool has_waiters(const void* addr) {
   return found;
 }
 
-size_t deliver_remote_wakes(Hub* h) {
+void deliver_remote_wakes(Hub* h) {
   h->remote_lock.lock();
   auto* w = static_cast<Waiter*>(h->remote_wakes);
   h->remote_wakes = nullptr;
   h->remote_lock.unlock();
-  size_t n = 0;
   while (w) {
     Waiter* next = w->next;
     GreenThread* t = w->green;
     w->stage.store(kDelivered, std::memory_order_release);
     unpark(t, WakeReason::kExplicit);
     w = next;
-    n++;
   }
-  return n;
 }
 
 void parking_lot_after_fork() {

@@ -43,7 +43,7 @@ bool has_waiters(const void* addr);
 
 struct Hub;
 // On the hub: wakes the green threads that other OS threads unparked.
-size_t deliver_remote_wakes(Hub* hub);  // how many it delivered
+void deliver_remote_wakes(Hub* hub);
 
 // In a forked child, on the one thread left: every queued waiter belonged to
 // a thread that is not here (the caller is running, not waiting). Empties the
