@@ -544,17 +544,6 @@ void forked_child() {
   Hub* h = self->hub;
   RuntimeScope runtime;
   own_loop_fork(&h->loop);
-  // uv_loop_fork (libuv 1.44) gives the child fresh wake-up fds but keeps
-  // each async handle's `pending` flag as the fork found it. A send in
-  // flight then (a signal held, a wake-up from another OS thread, a pool
-  // job done) left it set in the child for ever: every later uv_async_send
-  // there saw it set and wrote nothing, and the hub never learnt of another
-  // OS thread's wake-up. A PostgreSQL backend, forked from a postmaster
-  // whose hub had a signal's send pending, hung with its LWLock waiter's
-  // wake-up queued (pgbench, 1 run in 4 to 10). Nothing is in flight in
-  // the child: the sending threads are gone.
-  h->async.pending = 0;
-  h->loop.wq_async.pending = 0;
   if (self->tp) {
     // glibc's fork gave the calling block the child's real id; the hub's
     // block keeps the kernel's id of this (only) OS thread too.

@@ -260,6 +260,28 @@ int own_loop_init(uv_loop_t* loop) {
   return r;
 }
 
+namespace {
+
+// uv_loop_fork (libuv 1.44) gives the child fresh wake-up fds but keeps
+// each async handle's `pending` flag as the fork found it. A send in flight
+// then (a signal held, a wake-up from another OS thread, a pool job done)
+// left it set in the child for ever: every later uv_async_send there saw it
+// set and wrote nothing, and the hub never learnt of another OS thread's
+// wake-up. A PostgreSQL backend, forked from a postmaster whose hub had a
+// send pending, hung with its LWLock waiter's wake-up queued (pgbench, 1
+// run in 4 to 10). Nothing is in flight in the child: the senders are gone.
+void clear_async_sends(uv_loop_t* loop) {
+  uv_walk(
+      loop,
+      [](uv_handle_t* h, void*) {
+        if (h->type == UV_ASYNC) reinterpret_cast<uv_async_t*>(h)->pending = 0;
+      },
+      nullptr);
+  loop->wq_async.pending = 0;  // libuv's own, which uv_walk passes over
+}
+
+}  // namespace
+
 int own_loop_fork(uv_loop_t* loop) {
   // libuv closes its old epoll fd and eventfd and opens new ones. The calls
   // other green threads were in are gone with them: so are their temps.
@@ -271,6 +293,7 @@ int own_loop_fork(uv_loop_t* loop) {
     Creating creating;
     r = uv_loop_fork(loop);
   }
+  clear_async_sends(loop);
   bind_loop(loop);
   // Only now, in the child's own epoll set: stop watching them, then close.
   int temps[kMaxSlots];
