@@ -386,22 +386,28 @@ void Socket::shutdown(int how) {
   e->maybe_ready[kRead] = e->maybe_ready[kWrite] = true;
 }
 
+namespace {
+
+// getsockname or getpeername of fd, as an Address; failures thrown as what's.
+Address name_of(int fd, int (*get)(int, sockaddr*, socklen_t*), const char* what) {
+  sockaddr_storage ss;
+  socklen_t len = sizeof ss;
+  if (get(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) fail(errno, what);
+  return Address(reinterpret_cast<sockaddr*>(&ss), len);
+}
+
+}  // namespace
+
 Address Socket::local_address() const {
   const char* what = "green::Socket::local_address";
   Io::entry(*this, what);
-  sockaddr_storage ss;
-  socklen_t len = sizeof ss;
-  if (getsockname(fd_, reinterpret_cast<sockaddr*>(&ss), &len) != 0) fail(errno, what);
-  return Address(reinterpret_cast<sockaddr*>(&ss), len);
+  return name_of(fd_, getsockname, what);
 }
 
 Address Socket::peer_address() const {
   const char* what = "green::Socket::peer_address";
   Io::entry(*this, what);
-  sockaddr_storage ss;
-  socklen_t len = sizeof ss;
-  if (getpeername(fd_, reinterpret_cast<sockaddr*>(&ss), &len) != 0) fail(errno, what);
-  return Address(reinterpret_cast<sockaddr*>(&ss), len);
+  return name_of(fd_, getpeername, what);
 }
 
 void Socket::set_option(int level, int name, int value) {
