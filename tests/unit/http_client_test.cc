@@ -45,6 +45,16 @@ green::Greenlet<std::string> canned(green::Socket& l, std::string reply, size_t 
   });
 }
 
+// Accepts one connection and reads its first line, then never answers: it
+// holds the connection until done is set (5 s at most).
+green::Greenlet<void> silent(green::Socket& l, green::Event& done) {
+  return green::spawn([&l, &done] {
+    green::Socket c = l.accept();
+    c.readline();
+    done.wait(5s);
+  });
+}
+
 }  // namespace
 
 TEST_F(HttpClient, ContentLengthReply) {
@@ -102,13 +112,8 @@ TEST_F(HttpClient, TruncatedOrBadReplyThrows) {
 
 TEST_F(HttpClient, TimeoutArgumentBoundsTheExchange) {
   green::Socket l = loopback_listener();
-  // Accepts and reads, never answers.
   green::Event done;
-  auto server = green::spawn([&] {
-    green::Socket c = l.accept();
-    c.readline();
-    done.wait(5s);
-  });
+  auto server = silent(l, done);
   try {
     http::get(url_of(l, "/"), 50ms);
     FAIL() << "no timeout";
@@ -122,11 +127,7 @@ TEST_F(HttpClient, TimeoutArgumentBoundsTheExchange) {
 TEST_F(HttpClient, GreenTimeoutAroundTheCall) {
   green::Socket l = loopback_listener();
   green::Event done;
-  auto server = green::spawn([&] {
-    green::Socket c = l.accept();
-    c.readline();
-    done.wait(5s);
-  });
+  auto server = silent(l, done);
   {
     green::Timeout t(50ms);
     try {
@@ -143,11 +144,7 @@ TEST_F(HttpClient, GreenTimeoutAroundTheCall) {
 TEST_F(HttpClient, KillDuringGet) {
   green::Socket l = loopback_listener();
   green::Event done;
-  auto server = green::spawn([&] {
-    green::Socket c = l.accept();
-    c.readline();
-    done.wait(5s);
-  });
+  auto server = silent(l, done);
   auto client = green::spawn([&] { return http::get(url_of(l, "/")); });
   green::sleep(20ms);
   client.kill();
