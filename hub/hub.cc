@@ -14,6 +14,7 @@
 #include "hub/signal.h"
 #include "hub/stack.h"
 #include "hub/stats.h"
+#include "hub/switch.h"
 #include "hub/tcb.h"
 
 namespace green {
@@ -62,10 +63,14 @@ constexpr uint32_t kHandOffCheck = 16;
 // the side that arrives stores there the context it came from. That lets a
 // green thread resume the next one directly, with the hub's fiber still
 // suspended wherever it was.
+//
+// The switch itself is switch_to (hub/switch.h): Boost's jump_fcontext,
+// entered so that the CPU's return stack stays balanced.
 void transfer(Hub* h, boost::context::fiber* mine, boost::context::fiber& to) {
   h->switch_slot = mine;
-  boost::context::fiber from = std::move(to).resume();
-  *h->switch_slot = std::move(from);
+  void* from = switch_to(to);
+  // The slot is empty: its context was taken when its thread was resumed.
+  fiber_context(*h->switch_slot) = from;
 }
 
 // What the watchdog, the monitor and the statistics see of a thread that
