@@ -5,7 +5,8 @@
 // Why a shim at all: jump_fcontext is entered by a call but leaves by an
 // indirect jmp, so every switch leaves one entry too many on the CPU's
 // return stack buffer, and every `ret` after it (switch_away's, its
-// caller's, ...) is mispredicted: about 40 ns of a 54 ns round trip here.
+// caller's, ...) is mispredicted: about 29 ns of a 71 ns green switch round
+// trip here (build/bench/api_bench).
 // Entering jump_fcontext by a jmp with a pushed return address keeps the
 // return stack balanced: the `ret` below pops the entry our caller's call
 // pushed, and the fiber that resumes us left through the same call site.

@@ -26,7 +26,13 @@ ctx::protected_fixedsize_stack test_stack() {
 #define SKIP_UNDER_ASAN() (void)0
 #endif
 
-// Leaves through the shim `times` times, then finishes.
+// Resumes f through the shim and keeps the context it comes back with.
+void resume(ctx::fiber& f) {
+  green::fiber_context(f) = green::switch_to(f);
+}
+
+// Counts each time it runs and leaves through the shim again, until it is
+// destroyed; `unwound` tells that its frames were unwound then.
 ctx::fiber counting_fiber(int* steps, bool* unwound) {
   return ctx::fiber(std::allocator_arg, test_stack(), [steps, unwound](ctx::fiber&& caller) {
     struct Guard {
@@ -35,7 +41,7 @@ ctx::fiber counting_fiber(int* steps, bool* unwound) {
     } guard{unwound};
     for (;;) {
       ++*steps;
-      green::fiber_context(caller) = green::switch_to(caller);
+      resume(caller);
     }
     return std::move(caller);
   });
@@ -49,7 +55,7 @@ TEST(Switch, AlternatesWithAFiberLikeResume) {
   bool unwound = false;
   ctx::fiber f = counting_fiber(&steps, &unwound);
   for (int i = 1; i <= 1000; i++) {
-    green::fiber_context(f) = green::switch_to(f);
+    resume(f);
     ASSERT_EQ(steps, i);
     ASSERT_NE(green::fiber_context(f), nullptr);  // suspended, not finished
   }
@@ -62,8 +68,8 @@ TEST(Switch, AFiberSuspendedInTheShimUnwindsWhenDestroyed) {
   bool unwound = false;
   {
     ctx::fiber f = counting_fiber(&steps, &unwound);
-    green::fiber_context(f) = green::switch_to(f);
-    green::fiber_context(f) = green::switch_to(f);
+    resume(f);
+    resume(f);
   }  // ~fiber throws forced_unwind on top of the shim's saved context
   EXPECT_EQ(steps, 2);
   EXPECT_TRUE(unwound);
@@ -73,7 +79,7 @@ TEST(Switch, AnExceptionInsideAFiberCrossesFramesAfterASwitch) {
   SKIP_UNDER_ASAN();
   bool caught = false;
   ctx::fiber f(std::allocator_arg, test_stack(), [&caught](ctx::fiber&& caller) {
-    green::fiber_context(caller) = green::switch_to(caller);
+    resume(caller);
     try {
       throw std::runtime_error("inside");
     } catch (const std::runtime_error&) {
@@ -81,9 +87,9 @@ TEST(Switch, AnExceptionInsideAFiberCrossesFramesAfterASwitch) {
     }
     return std::move(caller);
   });
-  green::fiber_context(f) = green::switch_to(f);
+  resume(f);
   EXPECT_FALSE(caught);
-  green::fiber_context(f) = green::switch_to(f);
+  resume(f);
   EXPECT_TRUE(caught);
   EXPECT_EQ(green::fiber_context(f), nullptr);  // finished
 }
