@@ -19,6 +19,21 @@ static void BM_GreenletSpawnJoin(benchmark::State& state) {
 }
 BENCHMARK(BM_GreenletSpawnJoin);
 
+// The same while N other greenlets wait on an Event: what a thread's start
+// and exit cost must not grow with the threads alive (the OS thread's
+// signal mask was once found by scanning all of them at every exit).
+static void BM_GreenletSpawnJoinBeside(benchmark::State& state) {
+  green::Event release;
+  std::vector<green::Greenlet<void>> waiting;
+  for (int64_t i = 0; i < state.range(0); i++)
+    waiting.push_back(green::spawn([&release] { release.wait(); }));
+  green::yield();  // they all park before the timing starts
+  for (auto _ : state) green::spawn([] {}).join();
+  release.set();
+  green::joinall(waiting);
+}
+BENCHMARK(BM_GreenletSpawnJoinBeside)->Arg(1000)->Arg(10000);
+
 static void BM_StdThreadCreateJoin(benchmark::State& state) {
   for (auto _ : state) std::thread([] {}).join();
 }

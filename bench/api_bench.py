@@ -26,6 +26,8 @@ RATIOS = [  # (title, numerator, denominator, goal)
      "BM_BoostContextRoundTrip", ""),
     ("std::thread create+join / green spawn+join", "BM_StdThreadCreateJoin",
      "BM_GreenletSpawnJoin", "goal >= 20x"),
+    ("spawn+join beside 10,000 waiting greenlets / spawn+join alone",
+     "BM_GreenletSpawnJoinBeside/10000", "BM_GreenletSpawnJoin", "flat: about 1x"),
     ("std::condition_variable ping-pong / green Queue ping-pong",
      "BM_StdCondvarPingPong/real_time", "BM_GreenQueuePingPong", ""),
 ]

@@ -279,6 +279,7 @@ void leaving_for(struct __jmp_buf_tag* env) {
     if (restore) bits_sigset(self->handler_mask_before, &self->sigmask);
   }
   RuntimeScope runtime;
+  note_signal_mask(self);
   apply_signal_masks(self->hub);
   if (restore) REAL(pthread_sigmask)(SIG_BLOCK, nullptr, &env->__saved_mask);
 }

@@ -32,7 +32,6 @@ struct ApiThread {
   GreenletCore* greenlet = nullptr;  // when the thread runs one
   Timeout* timeouts = nullptr;       // innermost first
   std::exception_ptr kill;           // not delivered yet
-  bool waiting = false;              // parked in wait(): a kill wakes it
   // Wakes the thread out of a hooked blocking call (hub/api_interrupt.h);
   // made on first use, closed with the record.
   uv_timer_t* wake = nullptr;
@@ -375,7 +374,7 @@ bool kill(GreenletCore& core, std::exception_ptr e, bool block, Duration timeout
   if (rec && !rec->kill) {
     rec->kill = std::move(e);
     arm();
-    if (rec->waiting)
+    if (victim->api_waiting)
       unpark(victim, WakeReason::kExplicit);
     else if (victim->in_cancel_point)
       interrupt_call(victim, rec);  // parked in a hooked blocking call
@@ -421,14 +420,19 @@ void api_interrupt(GreenThread* t) {
 ApiBlock::ApiBlock(const char* what, Deadline deadline) : deadline_(deadline), until_(deadline) {
   self_ = detail::self_thread(what);
   rec_ = detail::find(self_);
-  detail::deliver(rec_);
-  if (Timeout* t = detail::earliest(rec_))
-    if (detail::TimeoutAccess::deadline(t) < until_) until_ = detail::TimeoutAccess::deadline(t);
-  if (rec_) rec_->waiting = true;
+  // With no kill pending and no Timeout alive anywhere there is nothing to
+  // deliver or to wake up for, and the record (a cold line in a server
+  // with many connections) stays untouched.
+  if (api_armed()) {
+    detail::deliver(rec_);
+    if (Timeout* t = detail::earliest(rec_))
+      if (detail::TimeoutAccess::deadline(t) < until_) until_ = detail::TimeoutAccess::deadline(t);
+  }
+  self_->api_waiting = true;
 }
 
 ApiBlock::~ApiBlock() {
-  if (rec_) rec_->waiting = false;
+  self_->api_waiting = false;
 }
 
 bool ApiBlock::expired() {

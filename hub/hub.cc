@@ -141,6 +141,7 @@ void free_thread(Hub* h, GreenThread* t) {
 
 // Runs on the hub fiber once a green thread has finished.
 void reap(Hub* h, GreenThread* t) {
+  note_signal_mask(t);                               // a finished thread blocks nothing any more
   if (g_stats_enabled) stats_thread_finished(h, t);  // its stack is still there
   if (t->timer) uv_timer_stop(t->timer);
   if (t->joiner) unpark(t->joiner, WakeReason::kExplicit);
@@ -323,6 +324,7 @@ GreenThread* adopt_current_thread() {
   g_first_hub.compare_exchange_strong(none, h);
   h->live = 1;
   h->threads[t->id] = t;
+  note_signal_mask(t);
   // With private TLS the hub runs on a block of its own, with the OS
   // thread's real id: libuv and glibc on the hub never touch a program
   // thread's TLS.
@@ -401,6 +403,7 @@ GreenThread* spawn_thread(std::function<void*()> body, size_t stack_size, bool d
   // As natively, a thread's pthread_t is its thread pointer when it has one.
   t->id = t->tp ? reinterpret_cast<pthread_t>(t->tp) : reinterpret_cast<pthread_t>(t);
   h->threads[t->id] = t;
+  note_signal_mask(t);
   h->live++;
   g_stats.threads_created++;
   if (h->live > g_stats.threads_peak_alive) g_stats.threads_peak_alive = h->live;
@@ -563,22 +566,11 @@ void forked_child() {
   }
   h->live = 1;
   h->blocked = 0;
+  recount_signal_masks(h);  // the gone threads block nothing
   h->kernel_tid = kernel_tid();
   preempt_forked_child(h);
   new (&h->remote_lock) SpinLock();  // another OS thread may have held it
   h->remote_wakes = nullptr;
-}
-
-void apply_signal_masks(Hub* h) {
-  uint64_t bits = ~uint64_t(0);
-  for (auto& [id, t] : h->threads) {
-    if (t->state == RunState::kFinished || t->state == RunState::kGone) continue;
-    bits &= sigset_bits(t->sigmask);
-  }
-  sigset_t common;
-  bits_sigset(blockable(bits), &common);
-  RuntimeScope runtime;
-  pthread_sigmask(SIG_SETMASK, &common, nullptr);
 }
 
 void cancellation_point() {

@@ -54,6 +54,10 @@ struct Hub {
   bool in_uv_run = false;
   uint64_t last_poll = 0;  // uv_hrtime() of the last look at timers and I/O
   std::unordered_map<pthread_t, GreenThread*> threads;  // finished ones stay until joined
+  // Live green threads, and how many of them block each signal (bit sig - 1):
+  // the OS thread's mask is what all of them block (hub/signal_mask.cc).
+  uint32_t mask_members = 0;
+  uint32_t mask_blockers[64] = {};
   size_t blocked =
       0;  // parked on a lock or a join, with no deadline: only another thread wakes them
   bool deadlock_reported = false;
@@ -127,7 +131,13 @@ WakeReason sleep_until(Deadline deadline, bool interruptible = true);
 
 // Sets the OS thread's signal mask to what every live green thread blocks:
 // a signal is held back only while no green thread would take it.
+// hub/signal_mask.cc.
 void apply_signal_masks(Hub* h);
+// Every change of a green thread's sigmask (or of whether it is live) is
+// noted here before the next apply_signal_masks: the hub counts, per
+// signal, the live threads that block it.
+void note_signal_mask(GreenThread* t);
+void recount_signal_masks(Hub* h);  // from scratch (a forked child)
 
 // In a forked child, on the thread that called fork: only it lives on, as
 // natively; libuv gets a fresh epoll instance.

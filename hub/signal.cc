@@ -225,6 +225,7 @@ int signal_take(GreenThread* t, uint64_t set, siginfo_t* info) {
 }
 
 void signal_mask_changed(GreenThread* t) {
+  note_signal_mask(t);
   apply_signal_masks(t->hub);
   if (signal_due(t)) signal_run_due(t);
 }
@@ -257,13 +258,17 @@ HandlerScope::HandlerScope(GreenThread* t, uint64_t block) : t_(t) {
   if (t->handler_depth++ == 0) t->handler_mask_before = sigset_bits(mask_);
   t->call_depth = 0;
   t->in_cancel_point = 0;
-  if (block) bits_sigset(sigset_bits(mask_) | blockable(block), &t->sigmask);
+  if (block) {
+    bits_sigset(sigset_bits(mask_) | blockable(block), &t->sigmask);
+    note_signal_mask(t);
+  }
 }
 
 HandlerScope::~HandlerScope() {
   if (!t_) return;
   t_->handler_depth--;
   t_->sigmask = mask_;
+  note_signal_mask(t_);
   t_->call_depth = call_depth_;
   t_->in_cancel_point = in_cancel_point_;
   t_->call_signal_seq = call_signal_seq_;
