@@ -202,21 +202,41 @@ class Result:
                 f"--- stdout ---\n{self.stdout}--- stderr ---\n{self.stderr}")
 
 
-def run(argv, preload=False, env=None, timeout=TIMEOUT, ready_line="ready", stall_after=None):
+def run(argv, preload=False, env=None, timeout=TIMEOUT, ready_line="ready", stall_after=None,
+        ready_fd=False):
     """Run argv to completion, natively or preloaded, while counting its OS
     threads: every SAMPLE_INTERVAL, and right when it prints ready_line.
+
+    ready_fd: the program (legacy.h say_ready) waits after ready_line until
+    the count is taken; it gets a pipe's read end as LEGACY_READY_FD and one
+    byte there once the samples are in.
 
     stall_after (seconds; for preloaded runs only): kill the process early
     once its first OS thread has sat in a futex wait that long. Under the
     preload that thread is the hub's, which only ever waits in epoll: a futex
     wait there is a glibc lock blocking every green thread, i.e. a hang."""
     argv = [str(a) for a in argv]
+    env = environment(preload, env)
+    go_read = go_write = None
+    if ready_fd:
+        go_read, go_write = os.pipe()
+        env["LEGACY_READY_FD"] = str(go_read)
     start = time.monotonic()
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env=environment(preload, env))
+                            stderr=subprocess.PIPE, env=env,
+                            pass_fds=(go_read,) if ready_fd else ())
+    if ready_fd:
+        os.close(go_read)
     sampler = ThreadSampler(proc.pid)
     out, err = [], []
     at_ready = []
+
+    def counted():
+        nonlocal go_write
+        if go_write is not None:
+            os.write(go_write, b"x")
+            os.close(go_write)
+            go_write = None
 
     def read_out():
         for line in proc.stdout:
@@ -226,7 +246,9 @@ def run(argv, preload=False, env=None, timeout=TIMEOUT, ready_line="ready", stal
                     n = sampler.sample()
                     if n is not None:
                         at_ready.append(n)
+                counted()
             out.append(line)
+        counted()  # (a program that never said ready must not wait forever)
 
     def read_err():
         err.append(proc.stderr.read())
@@ -287,17 +309,17 @@ def _wait_watching_futex(proc, timeout, stall_after):
 _native_cache = {}
 
 
-def native(name, args=()):
+def native(name, args=(), ready_fd=False):
     """The native run of a legacy program, once per session."""
-    key = (name, tuple(args))
+    key = (name, tuple(args), ready_fd)
     if key not in _native_cache:
-        _native_cache[key] = run([program(name), *args])
+        _native_cache[key] = run([program(name), *args], ready_fd=ready_fd)
     return _native_cache[key]
 
 
-def preloaded(name, args=(), env=None):
+def preloaded(name, args=(), env=None, ready_fd=False):
     require_lib()
-    return run([program(name), *args], preload=True, env=env)
+    return run([program(name), *args], preload=True, env=env, ready_fd=ready_fd)
 
 
 def diff(expected, actual, a="expected", b="actual"):

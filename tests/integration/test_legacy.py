@@ -94,7 +94,7 @@ def check_native(case, r):
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
 def test_native(case):
-    r = harness.native(case.name, case.args)
+    r = harness.native(case.name, case.args, ready_fd=case.many_threads)
     check_native(case, r)
     if case.many_threads:
         assert r.peak_threads >= MANY, (
@@ -104,8 +104,8 @@ def test_native(case):
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
 def test_preload(case):
-    n = harness.native(case.name, case.args)
-    r = harness.preloaded(case.name, case.args)
+    n = harness.native(case.name, case.args, ready_fd=case.many_threads)
+    r = harness.preloaded(case.name, case.args, ready_fd=case.many_threads)
     assert not r.timed_out, r.describe()
     assert r.stdout == n.stdout, "stdout differs from the native run:\n%s\n%s" % (
         harness.diff(n.stdout, r.stdout, "native", "preloaded"), r.describe())

@@ -20,6 +20,23 @@ static inline void msleep(long ms) {
   }
 }
 
+/* Prints "ready": the test harness counts the process's OS threads when it
+ * reads that line. With LEGACY_READY_FD set (a pipe from the harness) it then
+ * waits for the harness's byte saying it has counted, so the threads alive
+ * at "ready" are all still there when they are counted, however loaded the
+ * machine. */
+static inline void say_ready(void) {
+  printf("ready\n");
+  fflush(stdout);
+  const char* fd = getenv("LEGACY_READY_FD");
+  char c;
+  if (fd && read(atoi(fd), &c, 1) != 1) {
+    perror("LEGACY_READY_FD");
+    exit(1);
+  }
+  if (fd) close(atoi(fd));
+}
+
 static inline const char* yes(int ok) {
   return ok ? "yes" : "NO";
 }

@@ -165,7 +165,7 @@ static void* client_main(void* arg) {
   return NULL;
 }
 
-static void run_fanout(int n, long tmo_even, long tmo_odd, int say_ready) {
+static void run_fanout(int n, long tmo_even, long tmo_odd, int announce) {
   struct fanout f;
   memset(&f, 0, sizeof f);
   f.n = n;
@@ -186,10 +186,9 @@ static void run_fanout(int n, long tmo_even, long tmo_odd, int say_ready) {
       exit(1);
     }
   }
-  if (say_ready) {
+  if (announce) {
     int finished = atomic_load(&f.good) + atomic_load(&f.early) + atomic_load(&f.other);
-    printf("ready\n");
-    fflush(stdout);
+    say_ready();
     if (finished) printf("  SOME CLIENTS FINISHED BEFORE READY\n");
   }
   for (int i = 0; i < n; i++) pthread_join(t[i], NULL);

@@ -209,8 +209,7 @@ static void phase_many(void) {
     }
   }
   int done_at_ready = atomic_load(&many_done);
-  printf("ready\n");
-  fflush(stdout);
+  say_ready();
   for (long i = 0; i < MANY; i++) pthread_join(t[i], NULL);
   printf("  %s\n", done_at_ready == 0 ? "all were asleep at ready" : "SOME WOKE BEFORE READY");
   printf("  joined %d sleepers: %d short, %d bad return values\n", atomic_load(&many_done),

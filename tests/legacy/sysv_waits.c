@@ -5,6 +5,7 @@
  * EINTR, where natively nothing interrupts them. Each call waits about
  * 200 ms for a forked child; meanwhile the other thread spins, so under the
  * preload a time slice is running out the whole time. Every wait is bounded. */
+#define _GNU_SOURCE /* semtimedop */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -21,6 +22,7 @@ static atomic_int stop;
 
 /* Computes until told to stop, 60 s at most. */
 static void* spin(void* arg) {
+  (void)arg;
   long long end = now_ns() + 60LL * 1000 * 1000 * 1000;
   uint64_t x = 88172645463325252ull;
   while (!atomic_load(&stop) && now_ns() < end)

@@ -77,8 +77,7 @@ static void phase_counters(void) {
     }
   }
   pthread_barrier_wait(&all_started);
-  printf("ready\n");
-  fflush(stdout);
+  say_ready();
   for (int round = 0; round < ROUNDS; round++)
     for (int i = THREADS - 1; i >= 0; i--) write(pipes[i][1], "x", 1);
   for (int i = 0; i < THREADS; i++) pthread_join(threads[i], NULL);
