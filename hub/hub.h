@@ -58,6 +58,7 @@ struct Hub {
   // the OS thread's mask is what all of them block (hub/signal_mask.cc).
   uint32_t mask_members = 0;
   uint32_t mask_blockers[64] = {};
+  uint64_t mask_blocked = 0;  // the signals whose count is not 0
   size_t blocked =
       0;  // parked on a lock or a join, with no deadline: only another thread wakes them
   bool deadlock_reported = false;

@@ -19,16 +19,26 @@ bool counts_for_mask(const GreenThread* t) {
 }
 
 void count(Hub* h, uint64_t bits, int delta) {
-  for (; bits; bits &= bits - 1) h->mask_blockers[__builtin_ctzll(bits)] += uint32_t(delta);
+  for (; bits; bits &= bits - 1) {
+    int i = __builtin_ctzll(bits);
+    h->mask_blockers[i] += uint32_t(delta);
+    if (h->mask_blockers[i])
+      h->mask_blocked |= uint64_t(1) << i;
+    else
+      h->mask_blocked &= ~(uint64_t(1) << i);
+  }
 }
 
-// The intersection as the counts give it: the signals every member blocks.
+// The intersection as the counts give it: the signals every member blocks,
+// looked for among those some member blocks (usually none).
 uint64_t common_mask(const Hub* h) {
   if (h->mask_members == 0) return ~uint64_t(0);
-  uint64_t bits = 0;
-  for (int i = 0; i < 64; i++)
-    if (h->mask_blockers[i] == h->mask_members) bits |= uint64_t(1) << i;
-  return bits;
+  uint64_t common = 0;
+  for (uint64_t bits = h->mask_blocked; bits; bits &= bits - 1) {
+    int i = __builtin_ctzll(bits);
+    if (h->mask_blockers[i] == h->mask_members) common |= uint64_t(1) << i;
+  }
+  return common;
 }
 
 #ifndef NDEBUG
@@ -63,6 +73,7 @@ void note_signal_mask(GreenThread* t) {
 
 void recount_signal_masks(Hub* h) {
   h->mask_members = 0;
+  h->mask_blocked = 0;
   for (uint32_t& n : h->mask_blockers) n = 0;
   for (auto& [id, t] : h->threads) {
     t->mask_counted = false;

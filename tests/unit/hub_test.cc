@@ -215,3 +215,50 @@ TEST(Hub, SignalPendingWhileBlockedRunsOnUnblockAndInsideAJoin) {
   EXPECT_EQ(g_ran[1].first, self);
   EXPECT_EQ(g_ran[1].second, SIGUSR2);
 }
+
+// The OS thread blocks a signal only while every live green thread does
+// (the hub keeps per-signal counts; debug builds check them against a scan
+// of every thread at each change).
+TEST(Hub, TheOsThreadBlocksWhatEveryLiveGreenThreadBlocks) {
+  green::adopt_current_thread();
+  green::GreenThread* self = green::tls.current;
+  auto os_blocks = [](int sig) {
+    sigset_t now;
+    pthread_sigmask(SIG_BLOCK, nullptr, &now);
+    return sigismember(&now, sig) == 1;
+  };
+  sigaddset(&self->sigmask, SIGUSR1);
+  sigaddset(&self->sigmask, SIGUSR2);
+  green::signal_mask_changed(self);
+  bool usr1_while_one_unblocks = false, usr2_while_one_unblocks = true;
+  bool release = false;
+  std::vector<green::Thread> threads;
+  for (int i = 0; i < 100; i++) {
+    threads.push_back(green::spawn([&, i] {  // each inherits both signals blocked
+      if (i == 50) {
+        sigdelset(&green::tls.current->sigmask, SIGUSR2);
+        green::signal_mask_changed(green::tls.current);
+        usr1_while_one_unblocks = os_blocks(SIGUSR1);
+        usr2_while_one_unblocks = os_blocks(SIGUSR2);
+        return;
+      }
+      while (!release) green::yield();
+    }));
+  }
+  threads[50].join();
+  EXPECT_TRUE(usr1_while_one_unblocks);
+  EXPECT_FALSE(usr2_while_one_unblocks);
+  EXPECT_TRUE(os_blocks(SIGUSR1));  // the one that took SIGUSR2 has finished
+  EXPECT_TRUE(os_blocks(SIGUSR2));
+  sigdelset(&self->sigmask, SIGUSR1);
+  green::signal_mask_changed(self);
+  EXPECT_FALSE(os_blocks(SIGUSR1));  // main takes it now
+  EXPECT_TRUE(os_blocks(SIGUSR2));
+  release = true;
+  for (int i = 0; i < 100; i++)
+    if (i != 50) threads[i].join();
+  EXPECT_TRUE(os_blocks(SIGUSR2));  // main alone still blocks it
+  sigdelset(&self->sigmask, SIGUSR2);
+  green::signal_mask_changed(self);
+  EXPECT_FALSE(os_blocks(SIGUSR2));
+}
