@@ -215,7 +215,7 @@ extern "C" int pthread_kill(pthread_t thread, int sig) noexcept {
   GreenThread* t = hook_self() ? find_thread(thread) : nullptr;
   if (!t) return REAL(pthread_kill)(thread, sig);
   if (sig < 0 || sig >= NSIG || sig == 32 || sig == 33) return EINVAL;  // 32, 33: glibc's own
-  if (t->state == RunState::kFinished || t->state == RunState::kGone) return ESRCH;
+  if (finished(t)) return ESRCH;
   if (sig == 0) return 0;
   bool blocked = sigset_bits(t->sigmask) & sig_bit(sig);
   if (!blocked) {

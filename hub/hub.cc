@@ -590,7 +590,7 @@ GreenThread* find_thread_by_tid(pid_t tid) {
   Hub* h = tls.hub;
   if (!h || !g_private_tls) return nullptr;
   for (auto& [id, t] : h->threads)
-    if (t->tid == tid && t->state != RunState::kFinished && t->state != RunState::kGone) return t;
+    if (t->tid == tid && !finished(t)) return t;
   return nullptr;
 }
 

@@ -24,10 +24,6 @@ siginfo_t g_process_info[NSIG];
 
 constexpr uint64_t kUnblockable = sig_bit(SIGKILL) | sig_bit(SIGSTOP) | sig_bit(32) | sig_bit(33);
 
-bool finished(const GreenThread* t) {
-  return t->state == RunState::kFinished || t->state == RunState::kGone;
-}
-
 bool blocks(const GreenThread* t, int sig) {
   return sigset_bits(t->sigmask) & sig_bit(sig);
 }

@@ -99,6 +99,12 @@ struct GreenThread {
 static_assert(offsetof(GreenThread, id) <= 128, "the switch path's fields fill 128 bytes at most");
 #pragma GCC diagnostic pop
 
+// Finished, or a thread of the parent in a forked child: it never runs
+// again, holds no signal back and takes none.
+inline bool finished(const GreenThread* t) {
+  return t->state == RunState::kFinished || t->state == RunState::kGone;
+}
+
 // Thrown by thread_exit() on a green thread's own stack and caught where the
 // thread began: the stack unwinds (running C++ destructors) as glibc's
 // pthread_exit does with its forced unwind.

@@ -28,13 +28,15 @@ static inline void msleep(long ms) {
 static inline void say_ready(void) {
   printf("ready\n");
   fflush(stdout);
-  const char* fd = getenv("LEGACY_READY_FD");
+  const char* fd_text = getenv("LEGACY_READY_FD");
+  if (!fd_text) return;
+  int fd = atoi(fd_text);
   char c;
-  if (fd && read(atoi(fd), &c, 1) != 1) {
+  if (read(fd, &c, 1) != 1) {
     perror("LEGACY_READY_FD");
     exit(1);
   }
-  if (fd) close(atoi(fd));
+  close(fd);
 }
 
 static inline const char* yes(int ok) {
