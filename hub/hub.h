@@ -35,7 +35,7 @@ struct Hub {
   bool watched = false;                        // the watchdog knows this hub
   std::atomic<GreenThread*> running{nullptr};  // the green thread that runs now, if any
   // The monitor's stack capture (hub/monitor.h): 1 asked, 2 done.
-  static constexpr int kStackFrames = 48;
+  static constexpr int kStackFrames = 128;
   std::atomic<int> stack_request{0};
   void* stack_frames[kStackFrames];
   int stack_depth = 0;

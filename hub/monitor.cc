@@ -111,20 +111,28 @@ const char* thread_name(const GreenThread* t) {
 // module has debug information, else empty. One addr2line per module, not
 // per frame: the report must be out before a short stall's program exits.
 // Static buffers: only the watchdog's thread reports, on a small stack.
-constexpr int kShownFrames = 24;
-char g_where[kShownFrames][600];
-char g_command[8192];
+// Every captured frame is resolved, so that a deep recursion (qsort's merge
+// sort on a large array is 20 frames) can be folded and the program's own
+// frames under it still shown.
+constexpr int kFrames = Hub::kStackFrames;
+constexpr int kShownLines = 24;
+char g_where[kFrames][600];
+char g_function[kFrames][256];  // addr2line's function name, or empty
+const void* g_symbol_start[kFrames];
+char g_command[16384];
 
 void source_lines(void* const* pcs, int n) {
-  Dl_info info[kShownFrames];
-  bool known[kShownFrames], done[kShownFrames] = {};
+  Dl_info info[kFrames];
+  bool known[kFrames], done[kFrames] = {};
   for (int i = 0; i < n; i++) {
     g_where[i][0] = '\0';
+    g_function[i][0] = '\0';
     known[i] = dladdr(pcs[i], &info[i]) && info[i].dli_fname && info[i].dli_fname[0];
+    g_symbol_start[i] = known[i] ? info[i].dli_saddr : nullptr;
   }
   for (int i = 0; i < n; i++) {
     if (done[i] || !known[i]) continue;
-    int group[kShownFrames], members = 0;
+    int group[kFrames], members = 0;
     size_t used =
         size_t(snprintf(g_command, sizeof g_command, "addr2line -C -f -e '%s'", info[i].dli_fname));
     for (int j = i; j < n && used + 24 < sizeof g_command; j++) {
@@ -145,11 +153,50 @@ void source_lines(void* const* pcs, int n) {
       if (!fgets(function, sizeof function, p) || !fgets(where, sizeof where, p)) break;
       function[strcspn(function, "\n")] = '\0';
       where[strcspn(where, "\n")] = '\0';
-      if (strncmp(where, "??", 2) != 0)
+      if (strncmp(where, "??", 2) != 0) {
         snprintf(g_where[group[k]], sizeof g_where[0], " %s at %s", function, where);
+        snprintf(g_function[group[k]], sizeof g_function[0], "%s", function);
+      }
     }
     pclose(p);
   }
+}
+
+// Frames i and j are in the same function, as far as we can tell: by
+// addr2line's name where there is debug information, else by the start of
+// the exported symbol dladdr found.
+bool same_function(int i, int j) {
+  if (g_function[i][0] || g_function[j][0]) return strcmp(g_function[i], g_function[j]) == 0;
+  return g_symbol_start[i] && g_symbol_start[i] == g_symbol_start[j];
+}
+
+void print_frame(char** symbols, int i) {
+  log_line(LogLevel::kError, "monitor:   #%d %s%s", i, symbols ? symbols[i] : "?", g_where[i]);
+}
+
+// Innermost first. A run of frames in one function (a recursion) shows its
+// first and last frame and one line for those between, so the frames below
+// it stay within the lines shown; the last one is kept because it may be
+// the library's entry point inlined into the function (qsort_r into
+// msort_with_tmp).
+void print_frames(char** symbols, int n) {
+  int lines = 0, i = 0;
+  while (i < n && lines < kShownLines) {
+    int run = 1;
+    while (i + run < n && same_function(i, i + run)) run++;
+    if (run < 4) {
+      print_frame(symbols, i++);
+      lines++;
+      continue;
+    }
+    print_frame(symbols, i);
+    log_line(LogLevel::kError, "monitor:   #%d-#%d (%d more frames in %s: recursion)", i + 1,
+             i + run - 2, run - 2, g_function[i][0] ? g_function[i] : "the same function");
+    print_frame(symbols, i + run - 1);
+    i += run;
+    lines += 3;
+  }
+  if (i < n) log_line(LogLevel::kError, "monitor:   (%d more frames not shown)", n - i);
 }
 
 void print_stack(Hub* h) {
@@ -161,11 +208,10 @@ void print_stack(Hub* h) {
     log_line(LogLevel::kError, "monitor:   (its stack could not be captured)");
     return;
   }
-  int n = std::min(h->stack_depth, kShownFrames);
+  int n = std::min(h->stack_depth, kFrames);
   char** symbols = backtrace_symbols(h->stack_frames, n);
   source_lines(h->stack_frames, n);
-  for (int i = 0; i < n; i++)
-    log_line(LogLevel::kError, "monitor:   #%d %s%s", i, symbols ? symbols[i] : "?", g_where[i]);
+  print_frames(symbols, n);
   free(symbols);
 }
 

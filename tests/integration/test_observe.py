@@ -108,6 +108,22 @@ def test_monitor_reports_computing_in_libc_once_with_its_stack():
     assert len(ends(r)) == 1, r.describe()
 
 
+def test_monitor_folds_a_recursion_and_shows_the_frames_under_it():
+    # qsort's merge sort is about 20 frames deep, and the program's own
+    # recursion 40 more: each is one line, and the thread's first function
+    # is still shown under them.
+    r = monitor_run("deepsort")
+    assert r.returncode == 0 and r.stdout == "sorted in libc: yes\n", r.describe()
+    assert len(reports(r)) == 1, r.describe()
+    stack = r.stderr.split("computing", 1)[1]
+    folded = [l for l in stack.splitlines() if "recursion)" in l]
+    assert any("msort" in l for l in folded), r.describe()
+    assert any("more frames in descend" in l for l in folded), r.describe()
+    for frame in ("qsort", "sort_in_libc", "sort_deep"):
+        assert frame in stack, r.describe()
+    assert "more frames not shown" not in stack, r.describe()
+
+
 def test_monitor_leaves_a_preempted_spinner_alone():
     r = monitor_run("spin")
     assert r.returncode == 0 and r.stdout == "spun 300 ms\n", r.describe()

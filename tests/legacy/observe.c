@@ -5,6 +5,7 @@
  *   spin      one thread computes for 300 ms while another sleeps
  *   libcsort  one thread computes half a second or more inside one libc
  *             call (qsort with strcmp) while another sleeps
+ *   deepsort  libcsort, with the sort called 40 frames deep in the thread
  *   rawread   a thread blocks 300 ms in a read system call made with inline
  *             assembly (no libc function a preload could see), on a pipe a
  *             child process writes to
@@ -153,10 +154,26 @@ static void* sort_in_libc(void* arg) {
   return (void*)(long)sorted;
 }
 
-static int libcsort(void) {
+/* A recursion of the program's own, the call after it kept out of tail
+ * position so that every level is a frame. */
+__attribute__((noinline)) static void* descend(int depth) {
+  if (depth == 0) return sort_in_libc(NULL);
+  void* r = descend(depth - 1);
+  __asm__ volatile("" ::: "memory");
+  return r;
+}
+
+__attribute__((noinline)) static void* sort_deep(void* arg) {
+  (void)arg;
+  void* r = descend(40);
+  __asm__ volatile("" ::: "memory");
+  return r;
+}
+
+static int libcsort(void* (*sorter)(void*)) {
   pthread_t a, b;
   pthread_create(&a, NULL, sleeper, NULL);
-  pthread_create(&b, NULL, sort_in_libc, NULL);
+  pthread_create(&b, NULL, sorter, NULL);
   pthread_setname_np(b, "sorter");
   void* sorted;
   pthread_join(b, &sorted);
@@ -292,7 +309,8 @@ int main(int argc, char** argv) {
   const char* what = argc > 1 ? argv[1] : "";
   if (strcmp(what, "threads") == 0) return many_threads();
   if (strcmp(what, "spin") == 0) return spin();
-  if (strcmp(what, "libcsort") == 0) return libcsort();
+  if (strcmp(what, "libcsort") == 0) return libcsort(sort_in_libc);
+  if (strcmp(what, "deepsort") == 0) return libcsort(sort_deep);
   if (strcmp(what, "rawread") == 0) return rawread();
   if (strcmp(what, "green") == 0) return green_only();
   if (strcmp(what, "dump") == 0) return dump();
@@ -303,6 +321,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (strcmp(what, "overflow") == 0) return overflow();
-  fprintf(stderr, "usage: observe threads|spin|libcsort|rawread|green|dump|idle|many|overflow\n");
+  fprintf(stderr,
+          "usage: observe threads|spin|libcsort|deepsort|rawread|green|dump|idle|many|overflow\n");
   return 2;
 }
