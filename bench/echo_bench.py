@@ -417,12 +417,26 @@ def summarize(trials, servers, conn_counts, skipped):
                 for f in ("msgs_per_sec", "p50_us", "p99_us", "p999_us", "threads_peak", "rss_peak_kib",
                           "server_cpu_pct", "client_cpu_pct", "other_cpu_pct", "connect_seconds"):
                     s[f] = median([t.get(f) for t in good])
+                s["cpu_us_per_msg"] = median([cpu_us_per_msg(t) for t in good])
                 s["errors"] = sum(t.get("errors", 0) for t in good)
                 bad = [t for t in ts if not t["ok"]]
                 if bad:
                     s["failed_rounds_error"] = bad[0].get("error", "")
             out[n][key] = s
     return out
+
+
+def cpu_us_per_msg(t):
+    """The server's CPU time per message in microseconds: unlike msgs/s it
+    does not depend on which side (server or load client) set the pace."""
+    cpu, rate = t.get("server_cpu_pct"), t.get("msgs_per_sec")
+    if cpu is None or not rate:
+        return None
+    return cpu / 100.0 * 1e6 / rate
+
+
+def fmt_us(v):
+    return "-" if v is None else "%.2f" % v
 
 
 def fmt_int(v):
@@ -454,13 +468,14 @@ def render_rows(summary, servers, labels, a):
     """One block per connection count; one row per server."""
     lines = []
     cols = ["server", "msgs/s", "vs native", "vs epoll", "p50 ms", "p99 ms", "threads",
-            "peak RSS", "srv CPU", "cli CPU", "other", "errors"]
+            "peak RSS", "srv CPU", "cli CPU", "other", "us/msg", "CPU vs epoll", "errors"]
     for n, per in summary.items():
         lines.append("")
         lines.append("%s connections  (median of %d rounds; %g s measured after %g s warmup; %d-byte messages)"
                      % ("{:,}".format(n), a.rounds, a.duration, a.warmup, a.msg_size))
         native = per.get("native", {}).get("msgs_per_sec")
         epoll = per.get("epoll", {}).get("msgs_per_sec")
+        epoll_us = per.get("epoll", {}).get("cpu_us_per_msg")
         rows = []
         notes = []
         for key in servers:
@@ -476,7 +491,8 @@ def render_rows(summary, servers, labels, a):
                          fmt_ratio(s["msgs_per_sec"], epoll), fmt_ms(s["p50_us"]), fmt_ms(s["p99_us"]),
                          fmt_int(s["threads_peak"]), fmt_mib(s["rss_peak_kib"]),
                          fmt_pct(s["server_cpu_pct"]), fmt_pct(s["client_cpu_pct"]),
-                         fmt_pct(s["other_cpu_pct"]), fmt_int(s["errors"])])
+                         fmt_pct(s["other_cpu_pct"]), fmt_us(s["cpu_us_per_msg"]),
+                         fmt_ratio(epoll_us, s["cpu_us_per_msg"]), fmt_int(s["errors"])])
             if s["good_rounds"] < s["rounds"]:
                 notes.append("  note: %s failed %d of %d rounds: %s" % (
                     labels[key], s["rounds"] - s["good_rounds"], s["rounds"], s["failed_rounds_error"][:160]))
@@ -501,6 +517,9 @@ def render_rows(summary, servers, labels, a):
     lines.append("  measured window; cli CPU near 100% means the client, not the server, was the limit (the epoll")
     lines.append("  ceiling costs about as much per message as the client). other: CPU used meanwhile by anything")
     lines.append("  else (interrupts, other processes); when it is high the machine was busy and figures are noisy.")
+    lines.append("  us/msg: the server's CPU time per message; CPU vs epoll: the epoll ceiling's us/msg over this")
+    lines.append("  server's (1.00x: as cheap per message). When the client sets the pace, vs epoll flatters a slow")
+    lines.append("  server and CPU vs epoll does not.")
     return "\n".join(lines)
 
 
@@ -517,6 +536,7 @@ def render_columns(summary, servers, labels, a):
                ("peak OS threads", "threads_peak", fmt_int, True),
                ("peak RSS", "rss_peak_kib", fmt_mib, True),
                ("server CPU (core 0)", "server_cpu_pct", fmt_pct, False),
+               ("server CPU per message (us)", "cpu_us_per_msg", fmt_us, True),
                ("other CPU use (noise)", "other_cpu_pct", fmt_pct, False),
                ("errors", "errors", fmt_int, False)]
     for n, per in summary.items():
