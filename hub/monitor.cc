@@ -118,7 +118,7 @@ constexpr int kFrames = Hub::kStackFrames;
 constexpr int kShownLines = 24;
 char g_where[kFrames][600];
 char g_function[kFrames][256];  // addr2line's function name, or empty
-const void* g_symbol_start[kFrames];
+const void* g_pc[kFrames];
 char g_command[16384];
 
 void source_lines(void* const* pcs, int n) {
@@ -128,7 +128,7 @@ void source_lines(void* const* pcs, int n) {
     g_where[i][0] = '\0';
     g_function[i][0] = '\0';
     known[i] = dladdr(pcs[i], &info[i]) && info[i].dli_fname && info[i].dli_fname[0];
-    g_symbol_start[i] = known[i] ? info[i].dli_saddr : nullptr;
+    g_pc[i] = pcs[i];
   }
   for (int i = 0; i < n; i++) {
     if (done[i] || !known[i]) continue;
@@ -162,12 +162,13 @@ void source_lines(void* const* pcs, int n) {
   }
 }
 
-// Frames i and j are in the same function, as far as we can tell: by
-// addr2line's name where there is debug information, else by the start of
-// the exported symbol dladdr found.
+// Frames i and j are in the same function: by addr2line's name where there
+// is debug information; without it only when they return to the same
+// instruction (one call site calling itself). dladdr's symbol would not do:
+// it is the nearest exported one, which the static functions after it share.
 bool same_function(int i, int j) {
   if (g_function[i][0] || g_function[j][0]) return strcmp(g_function[i], g_function[j]) == 0;
-  return g_symbol_start[i] && g_symbol_start[i] == g_symbol_start[j];
+  return g_pc[i] == g_pc[j];
 }
 
 void print_frame(char** symbols, int i) {
@@ -190,8 +191,12 @@ void print_frames(char** symbols, int n) {
       continue;
     }
     print_frame(symbols, i);
-    log_line(LogLevel::kError, "monitor:   #%d-#%d (%d more frames in %s: recursion)", i + 1,
-             i + run - 2, run - 2, g_function[i][0] ? g_function[i] : "the same function");
+    if (g_function[i][0])
+      log_line(LogLevel::kError, "monitor:   #%d-#%d (%d more frames in %s: recursion)", i + 1,
+               i + run - 2, run - 2, g_function[i]);
+    else
+      log_line(LogLevel::kError, "monitor:   #%d-#%d (%d more frames like it: recursion)", i + 1,
+               i + run - 2, run - 2);
     print_frame(symbols, i + run - 1);
     i += run;
     lines += 3;

@@ -124,6 +124,20 @@ def test_monitor_folds_a_recursion_and_shows_the_frames_under_it():
     assert "more frames not shown" not in stack, r.describe()
 
 
+def test_monitor_folds_a_recursion_without_debug_information_by_its_call_site(tmp_path):
+    # Stripped, the program's frames have no names: only frames returning to
+    # the same instruction count as one function (dladdr's nearest exported
+    # symbol would lump different functions together).
+    stripped = tmp_path / "observe"
+    subprocess.run(["strip", "-o", str(stripped), harness.program("observe")], check=True)
+    r = harness.run([str(stripped), "deepsort"], preload=True, env={"GREEN_MONITOR_MS": "100"})
+    assert r.returncode == 0 and r.stdout == "sorted in libc: yes\n", r.describe()
+    stack = r.stderr.split("computing", 1)[1]
+    folded = [l for l in stack.splitlines() if "recursion)" in l]
+    assert any("more frames like it" in l for l in folded), r.describe()
+    assert "more frames not shown" not in stack, r.describe()
+
+
 def test_monitor_leaves_a_preempted_spinner_alone():
     r = monitor_run("spin")
     assert r.returncode == 0 and r.stdout == "spun 300 ms\n", r.describe()
