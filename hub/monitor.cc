@@ -371,23 +371,30 @@ const Frame& frame_info(void* pc) {
   return f;
 }
 
-// "at f+0x12 < g+0x40 < ...": the suspended thread's frames, innermost
-// first, without the runtime's own (the park that suspended it).
+// "at f+0x12 < g+0x40 (x30) < ...": the suspended thread's frames, innermost
+// first, without the runtime's own (the park that suspended it). Frames that
+// return to the same instruction (a recursion) are one entry with a count,
+// so that the frames under it are shown too.
 void describe_stack(const GreenThread* t, char* out, size_t size) {
   out[0] = '\0';
   if (t->state == RunState::kFinished || t->state == RunState::kRunning) return;
-  void* frames[24];
-  int n = fiber_backtrace(t->ctx, frames, 24);
+  void* frames[64];
+  int n = fiber_backtrace(t->ctx, frames, 64);
   size_t used = 0;
   int shown = 0;
   for (int i = 0; i < n && shown < 8 && used + 1 < size; i++) {
     const Frame& f = frame_info(frames[i]);
     if (!f.found || f.skipped) continue;
+    int same = 1;
+    while (i + same < n && frames[i + same] == frames[i]) same++;
     int w = snprintf(out + used, size - used, "%s%s+%#lx", shown ? " < " : " at ",
                      f.symbol ? f.symbol : f.module, (unsigned long)f.offset);
+    if (w >= 0 && same > 1 && used + size_t(w) < size)
+      w += snprintf(out + used + size_t(w), size - used - size_t(w), " (x%d)", same);
     if (w < 0) break;
     used += size_t(w);
     shown++;
+    i += same - 1;
   }
   if (used >= size) out[size - 1] = '\0';
 }

@@ -4,6 +4,7 @@ workloads are tests/legacy/observe (plain C, never linked with libgreen)."""
 
 import json
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -182,6 +183,10 @@ def test_dump_lists_every_thread_and_the_program_goes_on():
     # each parked thread's stack, from where its fiber was suspended
     main_line = [l for l in lines if '"main"' in l][0]
     assert " at " in main_line and "__libc_start_main" in main_line, r.describe()
+    # a recursion is one entry with its count, and the frame under it is shown
+    diver = [l for l in lines if '"diver" parked on fd' in l][0]
+    m = re.search(r" at [^<]+ < (observe\+0x[0-9a-f]+) \(x(\d+)\) < observe\+0x[0-9a-f]+", diver)
+    assert m and int(m.group(2)) >= 25, r.describe()
 
 
 def test_dump_of_10000_threads_lists_each():

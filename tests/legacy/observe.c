@@ -10,8 +10,9 @@
  *             assembly (no libc function a preload could see), on a pipe a
  *             child process writes to
  *   green     only green I/O: 20 threads pass a token through pipes
- *   dump      every thread parks (a pipe, a sleep, a mutex, a join), then
- *             the process signals itself with SIGQUIT and goes on
+ *   dump      every thread parks (a pipe, a sleep, a mutex, a join, a pipe
+ *             30 frames deep), then the process signals itself with
+ *             SIGQUIT and goes on
  *   idle      the main thread alone sleeps 300 ms
  *   many      10,000 threads parked on a pipe, then SIGQUIT as in dump
  *   overflow  a thread recurses until it runs off its stack */
@@ -235,25 +236,45 @@ static void* napper(void* arg) {
   return NULL;
 }
 
+/* A thread parked at the bottom of a recursion of its own, 30 frames deep
+ * (kept out of tail position so that every level is a frame). */
+__attribute__((noinline)) static void* dive(int depth, void* fd) {
+  if (depth == 0) return read_once(fd);
+  void* r = dive(depth - 1, fd);
+  __asm__ volatile("" ::: "memory");
+  return r;
+}
+
+static void* diver(void* fd) {
+  void* r = dive(30, fd);
+  __asm__ volatile("" ::: "memory");
+  return r;
+}
+
 static int dump(void) {
-  int p[2];
+  int p[2], q[2];
   pipe(p);
+  pipe(q);
   pthread_mutex_lock(&held);
-  pthread_t r, s, l;
+  pthread_t r, s, l, d;
   pthread_create(&r, NULL, read_once, (void*)(long)p[0]);
   pthread_create(&s, NULL, napper, NULL);
   pthread_create(&l, NULL, locker, NULL);
+  pthread_create(&d, NULL, diver, (void*)(long)q[0]);
   pthread_setname_np(r, "reader");
   pthread_setname_np(s, "napper");
   pthread_setname_np(l, "locker");
+  pthread_setname_np(d, "diver");
   msleep(50);
   kill(getpid(), SIGQUIT);
   msleep(50);
   write(p[1], "x", 1);
+  write(q[1], "x", 1);
   pthread_mutex_unlock(&held);
   pthread_join(r, NULL);
   pthread_join(s, NULL);
   pthread_join(l, NULL);
+  pthread_join(d, NULL);
   printf("still running after the dump\n");
   return 0;
 }
