@@ -118,7 +118,6 @@ constexpr int kFrames = Hub::kStackFrames;
 constexpr int kShownLines = 24;
 char g_where[kFrames][600];
 char g_function[kFrames][256];  // addr2line's function name, or empty
-const void* g_pc[kFrames];
 char g_command[16384];
 
 void source_lines(void* const* pcs, int n) {
@@ -128,7 +127,6 @@ void source_lines(void* const* pcs, int n) {
     g_where[i][0] = '\0';
     g_function[i][0] = '\0';
     known[i] = dladdr(pcs[i], &info[i]) && info[i].dli_fname && info[i].dli_fname[0];
-    g_pc[i] = pcs[i];
   }
   for (int i = 0; i < n; i++) {
     if (done[i] || !known[i]) continue;
@@ -166,9 +164,9 @@ void source_lines(void* const* pcs, int n) {
 // is debug information; without it only when they return to the same
 // instruction (one call site calling itself). dladdr's symbol would not do:
 // it is the nearest exported one, which the static functions after it share.
-bool same_function(int i, int j) {
+bool same_function(void* const* pcs, int i, int j) {
   if (g_function[i][0] || g_function[j][0]) return strcmp(g_function[i], g_function[j]) == 0;
-  return g_pc[i] == g_pc[j];
+  return pcs[i] == pcs[j];
 }
 
 void print_frame(char** symbols, int i) {
@@ -180,11 +178,11 @@ void print_frame(char** symbols, int i) {
 // it stay within the lines shown; the last one is kept because it may be
 // the library's entry point inlined into the function (qsort_r into
 // msort_with_tmp).
-void print_frames(char** symbols, int n) {
+void print_frames(void* const* pcs, char** symbols, int n) {
   int lines = 0, i = 0;
   while (i < n && lines < kShownLines) {
     int run = 1;
-    while (i + run < n && same_function(i, i + run)) run++;
+    while (i + run < n && same_function(pcs, i, i + run)) run++;
     if (run < 4) {
       print_frame(symbols, i++);
       lines++;
@@ -216,7 +214,7 @@ void print_stack(Hub* h) {
   int n = std::min(h->stack_depth, kFrames);
   char** symbols = backtrace_symbols(h->stack_frames, n);
   source_lines(h->stack_frames, n);
-  print_frames(symbols, n);
+  print_frames(h->stack_frames, symbols, n);
   free(symbols);
 }
 
