@@ -61,21 +61,28 @@ BENCHMARK(BM_GreenSwitchRoundTrip);
   for (int i = 0; i < n; i++) green::yield();
 }
 
-static void BM_GreenSwitchSameCode(benchmark::State& state) {
+// One greenlet in yield_times, the other in other_side: iterations are
+// counted in batches, so the loop's own code is not in the figure.
+template <void (*other_side)(int)>
+static void yield_batches_against(benchmark::State& state) {
   constexpr int kBatch = 1000;
   bool stop = false;
   auto other = green::spawn([&] {
-    while (!stop) yield_times(kBatch);
+    while (!stop) other_side(kBatch);
   });
   while (state.KeepRunningBatch(kBatch)) yield_times(kBatch);
   stop = true;
   other.join();
 }
+
+static void BM_GreenSwitchSameCode(benchmark::State& state) {
+  yield_batches_against<yield_times>(state);
+}
 BENCHMARK(BM_GreenSwitchSameCode);
 
 // SameCode's loop, but each side in a function of its own: only the call
 // site a switch returns to differs. Measured level with RoundTrip (53.8-54.1
-// against 53.8-55.7 ns, SameCode 35.8-36.0, 2026-12-02): what RoundTrip pays
+// against 53.8-55.7 ns, SameCode 35.8-36.0, 2026-12-03): what RoundTrip pays
 // over SameCode is the one return per switch that the return stack predicts
 // from the other side's call, not the benchmark's loop.
 [[gnu::noinline]] static void yield_times_elsewhere(int n) {
@@ -84,14 +91,7 @@ BENCHMARK(BM_GreenSwitchSameCode);
 }
 
 static void BM_GreenSwitchTwoFunctions(benchmark::State& state) {
-  constexpr int kBatch = 1000;
-  bool stop = false;
-  auto other = green::spawn([&] {
-    while (!stop) yield_times_elsewhere(kBatch);
-  });
-  while (state.KeepRunningBatch(kBatch)) yield_times(kBatch);
-  stop = true;
-  other.join();
+  yield_batches_against<yield_times_elsewhere>(state);
 }
 BENCHMARK(BM_GreenSwitchTwoFunctions);
 
