@@ -55,27 +55,33 @@ struct FdWait {
 // Entries are never freed: a closed fd's entry is reset in place and its
 // generation bumped, so a thread woken after a close (or holding the entry
 // across a park) can tell that its fd is gone, even if the number is reused.
-struct FdEntry {
+// An entry fills one cache line: a readiness callback reads it for every
+// event, and with thousands of fds it is rarely in the cache.
+struct alignas(64) FdEntry {
   int fd = -1;
   uint32_t generation = 0;
-  bool known = false;  // classified since the fd was last closed
+  OpenFile* file = nullptr;   // shared with the fd's dups; set while known
+  uv_poll_t* poll = nullptr;  // one handle per fd, shared by all waiters
+  FdWait* waiters = nullptr;
+  // The thread of the wait linked last, possibly gone since: only a hint of
+  // what a readiness callback will touch, for prefetching (on_poll).
+  const GreenThread* last_waiter = nullptr;
+  int wanted[3] = {0, 0, 0};  // waiters wanting read, write, priority
+  int in_flight = 0;          // threads woken by readiness that have not run yet
+  uint8_t poll_events = 0;    // UV_* events the handle watches now
+  bool known = false;         // classified since the fd was last closed
   FdKind kind = FdKind::kOther;
-  bool stream = false;       // SOCK_STREAM or a pipe: a short read means "drained"
-  OpenFile* file = nullptr;  // shared with the fd's dups; set while known
+  bool stream = false;  // SOCK_STREAM or a pipe: a short read means "drained"
   // False once a call found the direction drained; set again by the poll.
   // While false a blocking call parks before trying, which saves the
   // syscall that would only say EAGAIN (epoll is level-triggered, so a
   // direction that became ready meanwhile wakes the waiter at once).
   bool maybe_ready[2] = {true, true};
-  uv_poll_t* poll = nullptr;  // one handle per fd, shared by all waiters
-  int poll_events = 0;        // UV_* events the handle watches now
-  int wanted[3] = {0, 0, 0};  // waiters wanting read, write, priority
-  int in_flight = 0;          // threads woken by readiness that have not run yet
-  FdWait* waiters = nullptr;
 
   bool nonblock() const { return file->nonblock; }
   int64_t timeout_ns(Direction dir) const { return file->timeout_ns[dir]; }
 };
+static_assert(sizeof(FdEntry) == 64, "an entry is one cache line");
 
 // The entry for fd, classified on first use; null when fd is not open.
 FdEntry* fd_entry(int fd);
