@@ -1,8 +1,12 @@
 #!/usr/bin/python3
 """Echo-server benchmark harness shared by scripts/demo and scripts/bench.
 
-For every connection count, it runs each server in turn (interleaved rounds:
-A B C A B C ...). One trial:
+For every connection count, it runs each server in turn, in interleaved rounds
+whose order rotates (A B C, B C A, C A B, ...), so that no server always runs
+right after the same other one and inherits its after-effects on the host
+(closing sockets, caches). (Two builds that differed only in dead code once
+came out 7% apart in a fixed order; rotated, they came out 0.5% apart.)
+One trial:
 
   * starts the server pinned to core 0 (`taskset -c 0 env [LD_PRELOAD=...] CMD 0`)
     and reads "listening PORT" from its stdout;
@@ -67,7 +71,7 @@ def gevent_missing():
     return None if r.returncode == 0 else "python3-gevent not installed (import gevent failed)"
 
 
-def make_servers(build, base_lib=None):
+def make_servers(build, base_lib=None, base_api=None):
     b = lambda *p: os.path.join(build, *p)
     echo = tool_path(build, "echo_server")
     preload = b("libgreen.so")
@@ -113,6 +117,11 @@ def make_servers(build, base_lib=None):
         "green-base": Server("green-base", "green, libgreen from --base-lib", [echo],
                              env={"LD_PRELOAD": base_lib or ""}, needs=[echo, base_lib or "/"],
                              why_missing=None if base_lib else lambda: "no --base-lib given"),
+        # --base-api: another build of examples/echo_server (it links the hub
+        # statically), for the same before/after comparison of the native API.
+        "api-base": Server("api-base", "green::StreamServer from --base-api",
+                           [base_api or "/", "127.0.0.1"], needs=[base_api or "/"],
+                           why_missing=None if base_api else lambda: "no --base-api given"),
         # bench/cpu_echo_server.c: echo_server plus one thread computing forever.
         "native-cpu": Server("native-cpu", "native + CPU-bound thread", [cpu_echo], needs=[cpu_echo]),
         "green-cpu": Server("green-cpu", "green + CPU-bound thread, slice 10 ms", [cpu_echo],
@@ -639,7 +648,7 @@ def parse_args(argv):
     p.add_argument("--servers", default="native,green,stdio,epoll,gevent,go,api",
                    help="comma-separated, from: native, green, stdio, epoll, gevent, go; the "
                    "variants green-tls-shared, green-tls-private, green-slice-off, green-slice-10, "
-                   "green-monitor, green-base (--base-lib); "
+                   "green-monitor, green-base (--base-lib), api-base (--base-api); "
                    "native-cpu, green-cpu (bench/cpu_echo_server.c: one more thread computing)")
     p.add_argument("--rounds", type=int, default=3, help="interleaved rounds per server (default 3)")
     p.add_argument("--duration", type=float, default=5.0, help="measured seconds per trial (default 5)")
@@ -650,6 +659,7 @@ def parse_args(argv):
     p.add_argument("--startup-timeout", type=float, default=15.0, help="seconds to wait for 'listening PORT'")
     p.add_argument("--build", default=os.path.join(ROOT, "build"))
     p.add_argument("--base-lib", help="a libgreen.so to compare with: the server green-base")
+    p.add_argument("--base-api", help="an examples/echo_server binary to compare with: the server api-base")
     p.add_argument("--skip", action="append", default=[], metavar="SERVER=REASON",
                    help="report SERVER as skipped with REASON (repeatable)")
     p.add_argument("--layout", choices=("rows", "columns"), default="rows",
@@ -697,7 +707,8 @@ def main(argv=None):
     if not os.path.exists(a.loadclient):
         print("error: %s not found and could not be compiled" % a.loadclient, file=sys.stderr)
         return 1
-    servers = make_servers(a.build, a.base_lib and os.path.abspath(a.base_lib))
+    servers = make_servers(a.build, a.base_lib and os.path.abspath(a.base_lib),
+                           a.base_api and os.path.abspath(a.base_api))
     unknown = [k for k in a.server_keys if k not in servers]
     if unknown:
         print("error: unknown server(s): %s (known: %s)" % (", ".join(unknown), ", ".join(servers)),
@@ -737,7 +748,8 @@ def main(argv=None):
     i = 0
     for n in a.conn_counts:
         for rnd in range(1, a.rounds + 1):
-            for k in run_keys:
+            turn = (rnd - 1) % max(1, len(run_keys))  # none left when all are skipped
+            for k in run_keys[turn:] + run_keys[:turn]:
                 i += 1
                 if not a.quiet:
                     print("  [%2d/%d] %6s conns  round %d  %-32s " % (i, total, "{:,}".format(n), rnd,
