@@ -255,7 +255,8 @@ void test_call_once_and_sleep() {
   std::mutex m;
   std::vector<int> order;
   threads.clear();
-  for (int ms : {90, 30, 150, 60, 120})
+  // 60 ms apart: a loaded machine wakes a sleeper late by tens of ms, not more.
+  for (int ms : {180, 60, 300, 120, 240})
     threads.emplace_back([&, ms] {
       auto start = Clock::now();
       std::this_thread::sleep_for(std::chrono::milliseconds(ms));

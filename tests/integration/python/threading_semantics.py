@@ -122,6 +122,11 @@ def conditions():
         waiting.acquire()
     with cond:
         cond.notify(2)
+    # The two must take the lock and the GIL: wait for them (a loaded machine
+    # may take long), then a little more, in case a third (wrongly) follows.
+    deadline = time.monotonic() + 10
+    while len(woken) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
     time.sleep(0.1)
     after_two = len(woken)
     with cond:
