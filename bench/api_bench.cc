@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "hub/hub.h"
+#include "hub/switch.h"
 
 namespace ctx = boost::context;
 
@@ -117,6 +118,42 @@ static void BM_BoostContextRoundTrip(benchmark::State& state) {
   for (auto _ : state) f = std::move(f).resume();
 }
 BENCHMARK(BM_BoostContextRoundTrip);
+
+// The floor under any switch an API can offer as a function call, when the
+// two sides return into different code (as in the round trip above and in
+// BM_GreenSwitchTwoFunctions): the raw switch of BM_BoostContextRoundTrip,
+// but made in one function that both sides call from their own loops, as
+// every green switch is made in switch_away. Once through Boost's
+// fiber::resume and once through the runtime's return-stack shim
+// (hub/switch.h), with no bookkeeping at all. The loop of
+// BM_BoostContextRoundTrip has no return after its switch; a function that
+// switches has one, into the caller of the other side, and the CPU's return
+// stack predicts it from that side's call.
+[[gnu::noinline]] static ctx::fiber resume_in_function(ctx::fiber&& f) {
+  return std::move(f).resume();
+}
+
+static void BM_BoostContextRoundTripInFunction(benchmark::State& state) {
+  ctx::fiber f([](ctx::fiber&& caller) {
+    for (;;) caller = resume_in_function(std::move(caller));
+    return std::move(caller);
+  });
+  for (auto _ : state) f = resume_in_function(std::move(f));
+}
+BENCHMARK(BM_BoostContextRoundTripInFunction);
+
+[[gnu::noinline]] static void shim_switch_in_function(ctx::fiber& to) {
+  green::fiber_context(to) = green::switch_to(to);
+}
+
+static void BM_ShimRoundTripInFunction(benchmark::State& state) {
+  ctx::fiber f([](ctx::fiber&& caller) {
+    for (;;) shim_switch_in_function(caller);
+    return std::move(caller);
+  });
+  for (auto _ : state) shim_switch_in_function(f);
+}
+BENCHMARK(BM_ShimRoundTripInFunction);
 
 // A value to the other side and back, through two queues.
 static void BM_GreenQueuePingPong(benchmark::State& state) {

@@ -4,7 +4,9 @@ Benchmark), pinned to one core, with the ratios issue 12 asks about.
 
 Runs api_bench with repetitions and prints the median time of each
 benchmark (wall clock and CPU), then:
-  green switch / raw Boost.Context round trip   (goal: at most 3x)
+  green switch / raw Boost.Context round trip   (goal: at most 3x), with
+    both sides in the same code, and against the floor of a switch made
+    in a function when the two sides return into different code
   hub yield / raw Boost.Context round trip      (the hub alone, no API checks)
   std::thread create+join / green spawn+join    (goal: at least 20x)
   std::condition_variable / green Queue ping-pong
@@ -22,6 +24,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RATIOS = [  # (title, numerator, denominator, goal)
     ("green switch round trip / raw Boost.Context round trip", "BM_GreenSwitchRoundTrip",
      "BM_BoostContextRoundTrip", "goal <= 3x"),
+    ("green switch, both sides in the same code / raw Boost.Context round trip",
+     "BM_GreenSwitchSameCode", "BM_BoostContextRoundTrip", "goal <= 3x"),
+    ("raw switch made in a function (the shim, nothing else) / raw Boost.Context round trip",
+     "BM_ShimRoundTripInFunction", "BM_BoostContextRoundTrip",
+     "the floor when the sides return into different code"),
+    ("green switch round trip / that floor", "BM_GreenSwitchRoundTrip",
+     "BM_ShimRoundTripInFunction", "the runtime's own share"),
     ("hub yield round trip / raw Boost.Context round trip", "BM_HubYieldRoundTrip",
      "BM_BoostContextRoundTrip", ""),
     ("std::thread create+join / green spawn+join", "BM_StdThreadCreateJoin",
