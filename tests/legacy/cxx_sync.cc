@@ -64,11 +64,14 @@ void test_mutex() {
 
 void test_timed_and_recursive() {
   std::timed_mutex tm;
-  std::atomic<bool> holding{false}, released{false};
+  std::atomic<bool> holding{false}, go{false}, released{false};
+  // It holds the mutex (sleeping) until the timed tries are over, and a
+  // moment longer, so that the 5 s try waits for it.
   std::thread holder([&] {
     std::lock_guard<std::timed_mutex> g(tm);
     holding = true;
-    std::this_thread::sleep_for(400ms);
+    while (!go) std::this_thread::sleep_for(1ms);
+    std::this_thread::sleep_for(100ms);
     released = true;
   });
   while (!holding) std::this_thread::sleep_for(1ms);
@@ -78,6 +81,7 @@ void test_timed_and_recursive() {
   if (got_for) tm.unlock();
   bool got_until = tm.try_lock_until(std::chrono::system_clock::now() + 100ms);
   if (got_until) tm.unlock();
+  go = true;
   bool got_late = tm.try_lock_for(5s);
   bool after_release = released.load();
   if (got_late) tm.unlock();

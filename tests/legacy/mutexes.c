@@ -246,6 +246,7 @@ static void phase_types(void) {
 static pthread_mutex_t timed_lock = PTHREAD_MUTEX_INITIALIZER;
 static int timed_fds[2];
 static int timed_pipe[2];
+static int timed_go[2];
 static atomic_int timed_released;
 
 static void* timed_holder(void* arg) {
@@ -259,9 +260,13 @@ static void* timed_holder(void* arg) {
   return NULL;
 }
 
+/* Frees the holder once main has made its timed tries (it says so on
+ * timed_go), and a moment later, so that main is waiting by then. */
 static void* timed_writer(void* arg) {
   (void)arg;
-  msleep(600);
+  char c;
+  read(timed_go[0], &c, 1);
+  msleep(100);
   write(timed_fds[0], "done", 4);
   return NULL;
 }
@@ -282,7 +287,7 @@ static void timed_try(const char* what, int clocklock, clockid_t clk) {
 static void phase_timed(void) {
   printf("phase 3: timed locking of a mutex held across a socket read\n");
   tcp_pair(timed_fds);
-  if (pipe(timed_pipe) < 0) exit(1);
+  if (pipe(timed_pipe) < 0 || pipe(timed_go) < 0) exit(1);
   pthread_t holder, writer;
   pthread_create(&holder, NULL, timed_holder, NULL);
   char c;
@@ -301,6 +306,7 @@ static void phase_timed(void) {
   e = pthread_mutex_trylock(&timed_lock);
   printf("  trylock: %s\n", errname(e));
 
+  write(timed_go[1], "g", 1);
   struct timespec later = to_ts(clock_ns(CLOCK_REALTIME) + 5 * SEC);
   e = pthread_mutex_timedlock(&timed_lock, &later);
   printf("  timedlock 5 s: %s, only after the holder let go: %s\n", errname(e),
@@ -327,6 +333,8 @@ static void phase_timed(void) {
   close(timed_fds[1]);
   close(timed_pipe[0]);
   close(timed_pipe[1]);
+  close(timed_go[0]);
+  close(timed_go[1]);
 }
 
 /* ---- phase 4: recursive and error-checking mutexes across sleeps ---- */

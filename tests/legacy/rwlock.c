@@ -66,6 +66,7 @@ static int reader_fds[2];
 static atomic_int readers_in, readers_out, writer_in, writer_out;
 static atomic_int writer_saw_readers;
 static int reader_bytes;
+static int writer_go[2]; /* main's go to the writer to let go */
 
 static void* reader_main(void* arg) {
   (void)arg;
@@ -83,7 +84,9 @@ static void* writer_main(void* arg) {
   pthread_rwlock_wrlock(&shared);
   if (atomic_load(&readers_out) != READERS) atomic_store(&writer_saw_readers, 1);
   atomic_store(&writer_in, 1);
-  msleep(400);
+  char c;
+  read(writer_go[0], &c, 1);
+  msleep(100); /* main waits in its 5 s timedrdlock by then */
   atomic_store(&writer_out, 1);
   pthread_rwlock_unlock(&shared);
   return NULL;
@@ -92,6 +95,7 @@ static void* writer_main(void* arg) {
 static void phase_shared(void) {
   printf("phase 1: %d readers hold the lock across socket reads, then a writer\n", READERS);
   tcp_pair(reader_fds);
+  if (pipe(writer_go) < 0) exit(1);
   pthread_t r[READERS], w;
   for (int i = 0; i < READERS; i++) pthread_create(&r[i], NULL, reader_main, NULL);
   wait_until(&readers_in, READERS);
@@ -111,12 +115,13 @@ static void phase_shared(void) {
   printf("  the readers read %d bytes; the writer got in only after all of them left: %s\n",
          __atomic_load_n(&reader_bytes, __ATOMIC_SEQ_CST),
          yes(atomic_load(&writer_in) && !atomic_load(&writer_saw_readers)));
-  printf("  while the writer holds it across a sleep: tryrdlock %s, trywrlock %s\n",
+  printf("  while the writer holds it across a read and a sleep: tryrdlock %s, trywrlock %s\n",
          errname(pthread_rwlock_tryrdlock(&shared)), errname(pthread_rwlock_trywrlock(&shared)));
   timed_case(&shared, "timedrdlock", RD, 0, CLOCK_REALTIME);
   timed_case(&shared, "timedwrlock", WR, 0, CLOCK_REALTIME);
   timed_case(&shared, "clockrdlock CLOCK_MONOTONIC", RD, 1, CLOCK_MONOTONIC);
   timed_case(&shared, "clockwrlock CLOCK_REALTIME", WR, 1, CLOCK_REALTIME);
+  write(writer_go[1], "g", 1);
   struct timespec later = to_ts(clock_ns(CLOCK_REALTIME) + 5 * SEC);
   int e = pthread_rwlock_timedrdlock(&shared, &later);
   printf("  timedrdlock 5 s: %s, only after the writer left: %s\n", errname(e),
@@ -126,6 +131,8 @@ static void phase_shared(void) {
   for (int i = 0; i < READERS; i++) pthread_join(r[i], NULL);
   close(reader_fds[0]);
   close(reader_fds[1]);
+  close(writer_go[0]);
+  close(writer_go[1]);
 }
 
 /* ---- phase 2: mixed readers and writers ---- */
