@@ -104,7 +104,9 @@ GreenThread* hand_off_target(Hub* h, GreenThread* self) {
 void switch_away(GreenThread* self, bool may_hand_off) {
   Hub* h = self->hub;
   tls.preempt_pending = false;  // it gives the hub up anyway
-  int saved_errno = errno;
+  int* errno_at = tls.errno_at;
+  if (__builtin_expect(!errno_at, 0)) errno_at = tls.errno_at = &errno;
+  int saved_errno = *errno_at;
   int saved_depth = tls.in_runtime;
   tls.current = nullptr;
   tls.in_runtime = 1;
@@ -122,7 +124,7 @@ void switch_away(GreenThread* self, bool may_hand_off) {
   asan_arrived(self->asan_fake_stack, nullptr);
   tls.current = self;  // with private TLS whoever resumed it set its own block's
   tls.in_runtime = saved_depth;
-  errno = saved_errno;
+  *errno_at = saved_errno;  // the same block's errno: the thread pointer is this thread's again
 }
 
 void free_thread(Hub* h, GreenThread* t) {

@@ -24,6 +24,11 @@ struct ThreadState {
   int no_preempt = 0;             // >0 inside a region that must not be preempted
   int in_signal_handler = 0;      // >0 while one of the program's signal handlers runs
   void* handler_frame = nullptr;  // the outermost one's frame (a longjmp may have left it)
+  // &errno of this TLS block, learnt on its first switch: errno is glibc's
+  // __errno_location(), a call through the PLT, and every switch saves and
+  // restores it. (With GREEN_TLS=private each green thread's block has its
+  // own copy of this state, so each learns its own errno.)
+  int* errno_at = nullptr;
 };
 
 // constinit here too: no TLS wrapper call on every access (it has no constructor)
